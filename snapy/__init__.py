@@ -1,0 +1,73 @@
+"""snapy: capture real calls, replay side effects in tests, snapshot the results."""
+
+from __future__ import annotations
+
+from ._bundle import Capture, Target
+from ._capture import capture, capture_args, flush_captures
+from ._config import CaptureConfig
+from ._errors import (
+    CapturedException,
+    CaptureNotFoundError,
+    CaptureSkippedWarning,
+    ConfigError,
+    CorruptFileError,
+    SerializationError,
+    SignatureMismatchError,
+    SnapyError,
+    SnapyWarning,
+    StoreError,
+    UnsupportedFormatError,
+)
+from ._load import list_captures, load_capture
+from ._plain import PickledValue
+from ._redact import DEFAULT_PATTERNS, ArgumentFilter, Redacted
+from ._serializers import (
+    BaseSerializer,
+    DillSerializer,
+    PickleSerializer,
+    Serializer,
+    register_serializer,
+)
+from ._settings import Settings, configure, get_settings, refresh_settings
+from ._signature import argument_key
+from ._store import CaptureStorage, TargetInfo
+from ._version import __version__
+
+__all__ = [
+    "DEFAULT_PATTERNS",
+    "ArgumentFilter",
+    "BaseSerializer",
+    "Capture",
+    "CaptureConfig",
+    "CaptureNotFoundError",
+    "CaptureSkippedWarning",
+    "CaptureStorage",
+    "CapturedException",
+    "ConfigError",
+    "CorruptFileError",
+    "DillSerializer",
+    "PickleSerializer",
+    "PickledValue",
+    "Redacted",
+    "SerializationError",
+    "Serializer",
+    "Settings",
+    "SignatureMismatchError",
+    "SnapyError",
+    "SnapyWarning",
+    "StoreError",
+    "Target",
+    "TargetInfo",
+    "UnsupportedFormatError",
+    "__version__",
+    "argument_key",
+    "capture",
+    "capture_args",
+    "configure",
+    "flush_captures",
+    "get_settings",
+    "list_captures",
+    "load_capture",
+    "refresh_settings",
+    "register_serializer",
+]

@@ -1,0 +1,82 @@
+"""Every error and warning snapy raises, with the context kept as attributes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class SnapyError(Exception):
+    """Base of every error snapy raises."""
+
+
+class ConfigError(SnapyError, ValueError):
+    """A setting (environment variable, `.env` entry or argument) has a malformed value."""
+
+    def __init__(self, name: str, value: object, expected: str) -> None:
+        self.name = name
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{name}={value!r} is not valid: {expected}")
+
+
+class StoreError(SnapyError):
+    """A stored file or folder cannot be used; `.path` names it and `.cause` says why."""
+
+    def __init__(self, path: Path | str, cause: str) -> None:
+        self.path = Path(path)
+        self.cause = cause
+        super().__init__(f"{self.path}: {cause}")
+
+
+class CorruptFileError(StoreError):
+    """A stored file is truncated, garbage, or fails its checksum."""
+
+
+class SignatureMismatchError(CorruptFileError):
+    """A file's HMAC does not verify (tampered, unsigned, or signed with another key)."""
+
+
+class UnsupportedFormatError(StoreError):
+    """A file was written by a newer snapy format, or names a serializer that is not known."""
+
+
+class SerializationError(SnapyError, TypeError):
+    """A value could not be serialized by the configured serializer."""
+
+
+class CaptureNotFoundError(SnapyError, LookupError):
+    """Nothing is stored under the requested name; `.nearest` lists names that do exist."""
+
+    def __init__(self, name: str, root: Path, nearest: Sequence[str], detail: str = "") -> None:
+        self.name = name
+        self.root = root
+        self.nearest = list(nearest)
+        if detail:
+            what = detail
+        elif self.nearest:
+            what = "captures exist for: " + ", ".join(self.nearest)
+        else:
+            what = "no function has captures there"
+        hint = (
+            "run the code with SNAPY_CAPTURE_ENABLED=1 to capture it, "
+            "or pass path= to load from another folder"
+        )
+        super().__init__(f"no capture of {name!r} in {str(root)!r}; {what}; {hint}")
+
+
+class CapturedException(SnapyError):
+    """Stands in for a recorded exception whose type cannot be imported any more."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        self.type_name = type_name
+        self.message = message
+        super().__init__(f"{type_name}: {message} (the original type could not be imported)")
+
+
+class SnapyWarning(UserWarning):
+    """Base of every warning snapy emits."""
+
+
+class CaptureSkippedWarning(SnapyWarning):
+    """A call was not captured; the call itself went on unchanged."""

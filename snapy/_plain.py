@@ -1,0 +1,398 @@
+"""The readable form of stored values: JSON with `$`-tags, pickling only what needs it.
+
+Recordings are read in code review, so plain data stays text: `{"$tuple": [1, 2]}`,
+`{"$decimal": "9.99"}`, `{"$datetime": "2026-11-22T10:00:00+00:00"}`. An object that has no
+readable form is a leaf `{"$pickle": <base64>, "type": ..., "repr": ...}` written by the
+configured serializer; its `repr` is for reviewers only and never read back. A JSON object whose
+first key starts with `$` is a tag; dicts that could be mistaken for one are stored as
+`{"$dict": [[key, value], ...]}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import importlib
+import math
+import reprlib
+import re
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path, PurePath
+from typing import Any
+
+from ._errors import CapturedException, SerializationError
+from ._redact import Redacted
+from ._serializers import Serializer
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_PRINTABLE = re.compile(rb"^[\x20-\x7e]*$")
+_repr = reprlib.Repr()
+_repr.maxstring = 80
+_repr.maxother = 80
+_repr.maxlevel = 3
+
+
+class _Cycle(Exception):
+    """A container holds itself; the whole value is pickled instead."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PickledValue:
+    """A stored pickled object that was not unpickled (loading it was not allowed)."""
+
+    type: str
+    repr: str
+    data: bytes = dataclasses.field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"<pickled {self.type}: {self.repr}>"
+
+
+def short_repr(value: object) -> str:
+    """A bounded repr without memory addresses (they change from run to run)."""
+    try:
+        text = _repr.repr(value)
+    except Exception:
+        text = f"<{type(value).__qualname__} object>"
+    return _ADDRESS.sub("", text)
+
+
+def type_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+_importable: dict[type, bool] = {}
+
+
+def _is_importable(cls: type) -> bool:
+    """Whether `cls` can be found again by module and qualname (no `<locals>`)."""
+    known = _importable.get(cls)
+    if known is None:
+        known = _find(cls.__module__, cls.__qualname__) is cls
+        _importable[cls] = known
+    return known
+
+
+def _find(module: str, qualname: str) -> Any:
+    if "<" in qualname:
+        return None
+    target: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    return target
+
+
+def _import(name: str) -> Any:
+    module, _, qualname = name.partition(":")
+    if not qualname:
+        parts = name.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            mod = ".".join(parts[:i])
+            try:
+                importlib.import_module(mod)
+            except ImportError:
+                continue
+            found = _find(mod, ".".join(parts[i:]))
+            if found is not None:
+                return found
+        return None
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return None
+    return _find(module, qualname)
+
+
+def type_ref(cls: type) -> str:
+    """`module:qualname`, the unambiguous way to name a class in a stored file."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+class Encoder:
+    """Encodes values into the readable form; `serializer` writes the objects it cannot."""
+
+    def __init__(self, serializer: Serializer) -> None:
+        self.serializer = serializer
+
+    def encode(self, value: Any) -> Any:
+        try:
+            return self._encode(value, set())
+        except _Cycle:
+            return self._pickle(value)
+
+    def _pickle(self, value: Any) -> dict[str, Any]:
+        data = self.serializer.dumps(value)
+        return {
+            "$pickle": base64.b64encode(data).decode("ascii"),
+            "type": type_name(type(value)),
+            "repr": short_repr(value),
+        }
+
+    def _encode(self, value: Any, path: set[int]) -> Any:
+        kind = type(value)
+        if value is None or kind is bool or kind is int or kind is str:
+            return value
+        if kind is float:
+            if math.isfinite(value):
+                return value
+            return {"$float": repr(value)}
+        if kind is list or kind is tuple or kind is set or kind is frozenset or kind is dict:
+            ident = id(value)
+            if ident in path:
+                raise _Cycle
+            path.add(ident)
+            try:
+                if kind is list:
+                    return [self._encode(v, path) for v in value]
+                if kind is tuple:
+                    return {"$tuple": [self._encode(v, path) for v in value]}
+                if kind is dict:
+                    return self._dict(value, path)
+                items = sorted((self._encode(v, path) for v in value), key=_order)
+                return {"$set" if kind is set else "$frozenset": items}
+            finally:
+                path.discard(ident)
+        encoder = _SIMPLE.get(kind)
+        if encoder is not None:
+            try:
+                return encoder(value)
+            except _NotPlain:
+                return self._pickle(value)
+        if kind is Redacted:
+            return {"$redacted": value.digest}
+        if isinstance(value, enum.Enum) and _is_importable(kind):
+            if kind.__members__.get(value.name) is value:
+                return {"$enum": type_ref(kind), "name": value.name}
+        elif isinstance(value, BaseException):
+            return self._exception(value, path)
+        elif dataclasses.is_dataclass(value) and _is_importable(kind):
+            state = vars(value) if hasattr(value, "__dict__") else {
+                f.name: getattr(value, f.name) for f in dataclasses.fields(value)
+            }
+            return {"$dataclass": type_ref(kind), "fields": self._dict(state, path)}
+        return self._pickle(value)
+
+    def _dict(self, value: dict[Any, Any], path: set[int]) -> Any:
+        if all(type(k) is str and not k.startswith("$") for k in value):
+            return {k: self._encode(v, path) for k, v in value.items()}
+        return {"$dict": [[self._encode(k, path), self._encode(v, path)] for k, v in value.items()]}
+
+    def _exception(self, exc: BaseException, path: set[int]) -> Any:
+        kind = type(exc)
+        if not _is_importable(kind):
+            try:
+                return self._pickle(exc)
+            except SerializationError:
+                pass
+        node: dict[str, Any] = {
+            "$exception": type_ref(kind),
+            "args": [self._encode(a, path) for a in exc.args],
+        }
+        state = {k: v for k, v in vars(exc).items() if not k.startswith("__")}
+        if state:
+            node["state"] = self._dict(state, path)
+        node["message"] = short_repr(exc)
+        return node
+
+
+def _bytes(value: bytes) -> dict[str, str]:
+    if _PRINTABLE.match(value):
+        return {"$bytes": value.decode("ascii")}
+    return {"$b64": base64.b64encode(value).decode("ascii")}
+
+
+def _datetime(value: dt.datetime) -> Any:
+    if value.fold or (value.tzinfo is not None and type(value.tzinfo) is not dt.timezone):
+        raise _NotPlain
+    return {"$datetime": value.isoformat()}
+
+
+def _time(value: dt.time) -> Any:
+    if value.fold or (value.tzinfo is not None and type(value.tzinfo) is not dt.timezone):
+        raise _NotPlain
+    return {"$time": value.isoformat()}
+
+
+class _NotPlain(Exception):
+    """The value has no exact readable form (a zoneinfo datetime); it is pickled."""
+
+
+_SIMPLE: dict[type, Callable[[Any], Any]] = {
+    bytes: _bytes,
+    bytearray: lambda v: {"$bytearray": _bytes(bytes(v))},
+    dt.datetime: _datetime,
+    dt.date: lambda v: {"$date": v.isoformat()},
+    dt.time: _time,
+    dt.timedelta: lambda v: {"$timedelta": [v.days, v.seconds, v.microseconds]},
+    decimal.Decimal: lambda v: {"$decimal": str(v)},
+    uuid.UUID: lambda v: {"$uuid": str(v)},
+    complex: lambda v: {"$complex": [repr(v.real), repr(v.imag)]},
+}
+for _path_type in (type(Path()), type(PurePath())):
+    _SIMPLE[_path_type] = lambda v: {"$path": str(v), "type": type(v).__name__}
+
+
+def _order(node: Any) -> str:
+    """A total order for set members, independent of PYTHONHASHSEED."""
+    import json
+
+    return json.dumps(node, sort_keys=True, ensure_ascii=False)
+
+
+class Decoder:
+    """Turns the readable form back into values.
+
+    With `allow_pickle=False` pickled leaves come back as `PickledValue` and nothing is
+    unpickled or imported (for listing and showing untrusted files).
+    """
+
+    def __init__(self, serializer: Serializer, allow_pickle: bool = True) -> None:
+        self.serializer = serializer
+        self.allow_pickle = allow_pickle
+
+    def decode(self, node: Any) -> Any:
+        kind = type(node)
+        if kind is list:
+            return [self.decode(v) for v in node]
+        if kind is not dict:
+            return node
+        if not node:
+            return {}
+        first = next(iter(node))
+        if not first.startswith("$"):
+            return {k: self.decode(v) for k, v in node.items()}
+        handler = _TAGS.get(first)
+        if handler is None:
+            raise ValueError(f"unknown tag {first!r}")
+        return handler(self, node)
+
+    def _pickle(self, node: dict[str, Any]) -> Any:
+        data = base64.b64decode(node["$pickle"], validate=True)
+        if not self.allow_pickle:
+            return PickledValue(str(node.get("type")), str(node.get("repr")), data)
+        return self.serializer.loads(data)
+
+    def _class(self, name: str, base: type) -> Any:
+        if not self.allow_pickle:
+            return None
+        found = _import(name)
+        return found if isinstance(found, type) and issubclass(found, base) else None
+
+    def _enum(self, node: dict[str, Any]) -> Any:
+        cls = self._class(node["$enum"], enum.Enum)
+        if cls is None:
+            return PickledValue(node["$enum"], node["name"], b"")
+        return cls[node["name"]]
+
+    def _dataclass(self, node: dict[str, Any]) -> Any:
+        fields = self.decode(node["fields"])
+        cls = self._class(node["$dataclass"], object)
+        if cls is None or not dataclasses.is_dataclass(cls):
+            return PickledValue(node["$dataclass"], short_repr(fields), b"")
+        obj = cls.__new__(cls)
+        for name, value in fields.items():
+            object.__setattr__(obj, name, value)
+        return obj
+
+    def _exception(self, node: dict[str, Any]) -> Any:
+        args = tuple(self.decode(a) for a in node["args"])
+        state = self.decode(node["state"]) if "state" in node else {}
+        cls = self._class(node["$exception"], BaseException)
+        if cls is None:
+            message = str(args[0]) if len(args) == 1 else (str(args) if args else "")
+            return CapturedException(node["$exception"], message or node.get("message", ""))
+        try:
+            exc = cls(*args)
+        except Exception:
+            exc = cls.__new__(cls, *args)
+            exc.args = args
+        for name, value in state.items():
+            setattr(exc, name, value)
+        return exc
+
+
+def _decode_bytes(node: dict[str, Any]) -> bytes:
+    if "$bytes" in node:
+        return str(node["$bytes"]).encode("ascii")
+    return base64.b64decode(node["$b64"], validate=True)
+
+
+def _decode_path(node: dict[str, Any]) -> PurePath:
+    kinds = {"PosixPath": Path, "WindowsPath": Path, "PurePosixPath": PurePath}
+    return kinds.get(node.get("type", ""), PurePath)(node["$path"])
+
+
+_TAGS: dict[str, Callable[[Decoder, dict[str, Any]], Any]] = {
+    "$tuple": lambda d, n: tuple(d.decode(v) for v in n["$tuple"]),
+    "$set": lambda d, n: {d.decode(v) for v in n["$set"]},
+    "$frozenset": lambda d, n: frozenset(d.decode(v) for v in n["$frozenset"]),
+    "$dict": lambda d, n: {d.decode(k): d.decode(v) for k, v in n["$dict"]},
+    "$float": lambda d, n: float(n["$float"]),
+    "$bytes": lambda d, n: _decode_bytes(n),
+    "$b64": lambda d, n: _decode_bytes(n),
+    "$bytearray": lambda d, n: bytearray(_decode_bytes(n["$bytearray"])),
+    "$datetime": lambda d, n: dt.datetime.fromisoformat(n["$datetime"]),
+    "$date": lambda d, n: dt.date.fromisoformat(n["$date"]),
+    "$time": lambda d, n: dt.time.fromisoformat(n["$time"]),
+    "$timedelta": lambda d, n: dt.timedelta(*n["$timedelta"]),
+    "$decimal": lambda d, n: decimal.Decimal(n["$decimal"]),
+    "$uuid": lambda d, n: uuid.UUID(n["$uuid"]),
+    "$complex": lambda d, n: complex(float(n["$complex"][0]), float(n["$complex"][1])),
+    "$path": lambda d, n: _decode_path(n),
+    "$redacted": lambda d, n: Redacted(str(n["$redacted"])),
+    "$pickle": Decoder._pickle,
+    "$enum": Decoder._enum,
+    "$dataclass": Decoder._dataclass,
+    "$exception": Decoder._exception,
+}
+
+
+def render(node: Any, limit: int = 200) -> str:
+    """A short Python-like text of an encoded value, without unpickling or importing."""
+    text = _render(node)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _render(node: Any) -> str:
+    if type(node) is list:
+        return "[" + ", ".join(_render(v) for v in node) + "]"
+    if type(node) is not dict:
+        return repr(node)
+    if not node:
+        return "{}"
+    first = next(iter(node))
+    if not first.startswith("$"):
+        return "{" + ", ".join(f"{k!r}: {_render(v)}" for k, v in node.items()) + "}"
+    value = node[first]
+    if first == "$tuple":
+        inner = ", ".join(_render(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if first in ("$set", "$frozenset"):
+        inner = ", ".join(_render(v) for v in value)
+        return f"{{{inner}}}" if first == "$set" else f"frozenset({{{inner}}})"
+    if first == "$dict":
+        return "{" + ", ".join(f"{_render(k)}: {_render(v)}" for k, v in value) + "}"
+    if first == "$redacted":
+        return "<redacted>"
+    if first == "$pickle":
+        return f"<{node.get('type')}: {node.get('repr')}>"
+    if first == "$enum":
+        return f"{value.rpartition(':')[2]}.{node['name']}"
+    if first == "$dataclass":
+        fields = ", ".join(f"{k}={_render(v)}" for k, v in node["fields"].items())
+        return f"{value.rpartition(':')[2]}({fields})"
+    if first == "$exception":
+        args = ", ".join(_render(a) for a in node["args"])
+        return f"{value.rpartition(':')[2]}({args})"
+    if first in ("$bytes", "$b64"):
+        return repr(_decode_bytes(node))
+    return f"{_DISPLAY.get(first, first[1:])}({value!r})"
+
+
+_DISPLAY = {"$decimal": "Decimal", "$uuid": "UUID", "$datetime": "datetime", "$date": "date",
+            "$time": "time", "$timedelta": "timedelta", "$float": "float", "$path": "Path"}

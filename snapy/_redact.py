@@ -1,0 +1,184 @@
+"""Redaction of secrets: argument names and mapping keys at any depth.
+
+A pattern matches a name when its words appear in the name's words, in order, the last one as a
+prefix: `api_key` matches `stripe_api_key` and `apiKey`, `auth` matches `Authorization`, `key`
+does not match `monkey`. The check errs on the side of hiding (`key` also hides `primary_key`);
+pass `ArgumentFilter(patterns=[...])` to replace the defaults. A redacted value is replaced by a
+`Redacted` holding a keyed hash of it, so matching still works and the value never reaches disk.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+DEFAULT_PATTERNS: tuple[str, ...] = (
+    "password",
+    "token",
+    "secret",
+    "key",
+    "auth",
+    "api_key",
+    "access_token",
+    "refresh_token",
+)
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_MAX_DEPTH = 32
+
+
+def _words(name: str) -> tuple[str, ...]:
+    return tuple(w.lower() for w in _WORD.findall(name))
+
+
+class Redacted:
+    """Stands in for a secret: equal to another `Redacted` of the same value and key."""
+
+    __slots__ = ("digest",)
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Redacted) and other.digest == self.digest
+
+    def __hash__(self) -> int:
+        return hash(("snapy.Redacted", self.digest))
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    def __reduce__(self) -> tuple[type[Redacted], tuple[str]]:
+        return (Redacted, (self.digest,))
+
+
+class ArgumentFilter:
+    """Decides which arguments and mapping entries are secrets (the seed's extension point).
+
+    Subclass and override `should_capture(arg_name, arg_value)` (False hides the value) or
+    `is_sensitive(name)` (used for argument names and mapping keys alike).
+    """
+
+    def __init__(self, patterns: Iterable[str] = DEFAULT_PATTERNS) -> None:
+        self.patterns = tuple(patterns)
+        for pattern in self.patterns:
+            if not isinstance(pattern, str) or not _words(pattern):
+                raise ValueError(f"redaction pattern {pattern!r} has no letters or digits")
+        self._pattern_words = [_words(p) for p in self.patterns]
+        self._cache: dict[str, bool] = {}
+
+    def extended(self, extra: Iterable[str]) -> ArgumentFilter:
+        """A filter with this one's patterns plus `extra`."""
+        return type(self)((*self.patterns, *extra))
+
+    def is_sensitive(self, name: str) -> bool:
+        known = self._cache.get(name)
+        if known is None:
+            words = _words(name)
+            known = any(_contains(words, p) for p in self._pattern_words)
+            if len(self._cache) < 10_000:
+                self._cache[name] = known
+        return known
+
+    def should_capture(self, arg_name: str, arg_value: Any) -> bool:
+        """False when the argument's value must not be stored in clear."""
+        return not self.is_sensitive(arg_name)
+
+    def __repr__(self) -> str:
+        return f"ArgumentFilter(patterns={list(self.patterns)!r})"
+
+
+def _contains(words: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    n = len(pattern)
+    for start in range(len(words) - n + 1):
+        window = words[start : start + n]
+        if window[:-1] == pattern[:-1] and window[-1].startswith(pattern[-1]):
+            return True
+    return False
+
+
+class Redactor:
+    """Applies an `ArgumentFilter` to bound arguments and values, hashing with `key`."""
+
+    def __init__(self, argument_filter: ArgumentFilter, key: bytes) -> None:
+        self.filter = argument_filter
+        self.key = key
+
+    def digest(self, value: Any) -> str:
+        from ._signature import canonical
+
+        return hmac.new(self.key, canonical(value), hashlib.blake2b).hexdigest()[:32]
+
+    def arguments(self, bound: Mapping[str, Any]) -> dict[str, Any]:
+        """`bound` with secret arguments and secret entries at any depth replaced."""
+        out: dict[str, Any] = {}
+        for name, value in bound.items():
+            if not self.filter.should_capture(name, value):
+                out[name] = Redacted(self.digest(value))
+            else:
+                out[name] = self.value(value)
+        return out
+
+    def value(self, value: Any) -> Any:
+        """`value` with secret mapping entries (and object attributes) replaced.
+
+        Containers are copied only along the paths that hold a secret; the rest is shared.
+        """
+        return self._walk(value, 0, set())
+
+    def _walk(self, value: Any, depth: int, seen: set[int]) -> Any:
+        kind = type(value)
+        if value is None or kind in (str, int, float, bool, bytes):
+            return value
+        if depth > _MAX_DEPTH or id(value) in seen:
+            return value
+        seen.add(id(value))
+        try:
+            if isinstance(value, Mapping):
+                return self._mapping(value, depth, seen)
+            if kind in (list, tuple, set, frozenset):
+                items = [self._walk(v, depth + 1, seen) for v in value]
+                if all(a is b for a, b in zip(items, value, strict=True)):
+                    return value
+                return kind(items)
+            state = getattr(value, "__dict__", None)
+            if isinstance(state, dict) and state and not isinstance(value, type):
+                return self._object(value, state, depth, seen)
+            return value
+        finally:
+            seen.discard(id(value))
+
+    def _mapping(self, value: Mapping[Any, Any], depth: int, seen: set[int]) -> Any:
+        changed = {}
+        for k, v in value.items():
+            if isinstance(k, str) and self.filter.is_sensitive(k):
+                changed[k] = Redacted(self.digest(v))
+            else:
+                new = self._walk(v, depth + 1, seen)
+                if new is not v:
+                    changed[k] = new
+        if not changed:
+            return value
+        if type(value) is dict:
+            return {k: changed.get(k, v) for k, v in value.items()}
+        try:
+            result = copy.copy(value)
+            for k, v in changed.items():
+                result[k] = v  # type: ignore[index]
+            return result
+        except Exception:
+            return {k: changed[k] if k in changed else v for k, v in value.items()}
+
+    def _object(self, value: Any, state: dict[str, Any], depth: int, seen: set[int]) -> Any:
+        changed = self._mapping(state, depth, seen)
+        if changed is state:
+            return value
+        try:
+            clone = copy.copy(value)
+            vars(clone).update(changed)
+            return clone
+        except Exception:
+            return Redacted(self.digest(value))

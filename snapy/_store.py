@@ -1,0 +1,315 @@
+"""The storage layer shared by capture and replay; its root is always a parameter.
+
+    <root>/<module>/<qualname>/<time_ns>-<seq>-<argkey>.bundle   + index.json, .lock
+
+Writes are atomic (temp file in the same folder, then `os.replace`), so a reader never sees a
+half-written file, even when the writer is killed. Writers of one folder (threads, processes,
+xdist workers) are serialised by a file lock; under it, retention and the index are computed
+from the files actually on disk, so a crash between two steps heals on the next write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import math
+import os
+import platform
+import secrets
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from ._bundle import Capture, PendingBundle, Target
+from ._envelope import pack, unpack
+from ._errors import CorruptFileError, SnapyError, StoreError
+from ._paths import inside, make_dirs
+from ._plain import Decoder
+from ._serializers import Serializer, resolve_serializer, serializer_named
+from ._version import __version__
+
+log = logging.getLogger("snapy")
+
+INDEX = "index.json"
+SUFFIX = ".bundle"
+_LOCK = ".lock"
+_KEY_FILE = ".redaction-key"
+_INDEX_FORMAT = 1
+_PYTHON = platform.python_version()
+
+
+def iso(time_ns: int) -> str:
+    return dt.datetime.fromtimestamp(time_ns / 1e9, dt.UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """What is stored for one function: read from its index, nothing unpickled."""
+
+    target: str
+    module: str
+    qualname: str
+    bundles: int
+    calls: int
+    total_bytes: int
+    newest: dt.datetime | None
+    oldest: dt.datetime | None
+    folder: Path
+
+
+class CaptureStorage:
+    """Bundles of calls under `root`, one folder per function (the seed's extension point).
+
+    `retention` keeps the newest N bundles per function (`math.inf` keeps all). With a
+    `signing_key` every file is signed and every load verifies it before parsing anything.
+    Payloads over `compress_over` bytes are zlib-compressed.
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        retention: float = 2,
+        signing_key: bytes | None = None,
+        serializer: Serializer | str | None = None,
+        compress_over: float = 256 * 1024,
+        lock_timeout: float = 10.0,
+    ) -> None:
+        self.root = Path(root)
+        self.retention = retention
+        self.signing_key = signing_key
+        self.serializer = resolve_serializer(serializer)
+        self.compress_over = compress_over
+        self.lock_timeout = lock_timeout
+        self._redaction_key: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"CaptureStorage({str(self.root)!r}, retention={self.retention})"
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def folder(self, target: Target) -> Path:
+        return inside(self.root, target.module, target.qualname)
+
+    def store_capture(self, bundle: PendingBundle) -> Path | None:
+        """Write one bundle now; returns its path, or None when retention dropped it at once."""
+        written = self.write(bundle.target, [bundle])
+        return written[0] if written else None
+
+    def write(self, target: Target, bundles: Sequence[PendingBundle]) -> list[Path]:
+        """Write `bundles` of `target` under the folder lock, apply retention, update the index.
+
+        Bundles that retention would delete at once are never written. Raises `OSError` or
+        `filelock.Timeout`; the capture writer turns those into warnings.
+        """
+        folder = self.folder(target)
+        make_dirs(self.root, folder)
+        with self._locked(folder):
+            index = self._index_for_update(folder, target)
+            on_disk = {e.name for e in os.scandir(folder) if e.name.endswith(SUFFIX)}
+            entries = {e["file"]: e for e in index["bundles"] if e.get("file") in on_disk}
+            for name in on_disk - entries.keys():
+                entries[name] = self._orphan_entry(folder / name)
+            new = {b.filename: b for b in bundles}
+            names = sorted(entries.keys() | new.keys())
+            keep = names if math.isinf(self.retention) else names[-int(self.retention) :]
+            written = []
+            for name in keep:
+                if name in new:
+                    entries[name] = self._write_bundle(folder / name, new[name])
+                    written.append(folder / name)
+            for name in names[: len(names) - len(keep)]:
+                if name in entries:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(folder / name)
+            index["bundles"] = [entries[name] for name in keep]
+            index["call_count"] = int(index.get("call_count", 0)) + len(bundles)
+            index["updated"] = iso(max((b.time_ns for b in bundles), default=0))
+            atomic_write(folder / INDEX, json.dumps(index, indent=1, ensure_ascii=False).encode())
+        return written
+
+    def _write_bundle(self, path: Path, bundle: PendingBundle) -> dict[str, Any]:
+        payload = bundle.payload()
+        compress = len(payload) > self.compress_over
+        data = pack(payload, serializer=self.serializer.name, signing_key=self.signing_key,
+                    compress=compress)
+        atomic_write(path, data)
+        return {
+            "file": path.name,
+            "key": bundle.key,
+            "size": len(data),
+            "time_ns": bundle.time_ns,
+            "created": iso(bundle.time_ns),
+            "outcome": bundle.outcome,
+            "summary": bundle.summary(),
+            "serializer": self.serializer.name,
+            "signed": self.signing_key is not None,
+            "snapy": __version__,
+            "python": _PYTHON,
+        }
+
+    @staticmethod
+    def _orphan_entry(path: Path) -> dict[str, Any]:
+        """An index entry for a bundle on disk that the index lost (a writer was killed)."""
+        parts = path.name[: -len(SUFFIX)].split("-")
+        time_ns = int(parts[0]) if parts[0].isdigit() else 0
+        return {"file": path.name, "key": parts[-1], "size": path.stat().st_size,
+                "time_ns": time_ns, "created": iso(time_ns), "outcome": None, "summary": None}
+
+    def _index_for_update(self, folder: Path, target: Target) -> dict[str, Any]:
+        try:
+            index = self._read_json(folder / INDEX)
+        except FileNotFoundError:
+            index = None
+        except CorruptFileError as exc:
+            log.warning("rebuilding %s from the files on disk: %s", folder / INDEX, exc.cause)
+            index = None
+        if index is None or not isinstance(index.get("bundles"), list):
+            return {"snapy_index": _INDEX_FORMAT, "target": target.name, "module": target.module,
+                    "qualname": target.qualname, "call_count": 0, "bundles": []}
+        return index
+
+    @contextlib.contextmanager
+    def _locked(self, folder: Path) -> Iterator[None]:
+        with filelock.FileLock(folder / _LOCK, timeout=self.lock_timeout, mode=0o600):
+            yield
+
+    def redaction_key(self) -> bytes:
+        """The key that hashes redacted values: derived from the signing key, else per root.
+
+        Without a signing key, a random key is kept in `<root>/.redaction-key` (mode 0600),
+        so hashes of the same secret agree across runs on this store and mean nothing elsewhere.
+        """
+        if self._redaction_key is None:
+            if self.signing_key is not None:
+                self._redaction_key = hmac.new(
+                    self.signing_key, b"snapy redaction", hashlib.sha256).digest()
+            else:
+                self._redaction_key = self._root_key()
+        return self._redaction_key
+
+    def _root_key(self) -> bytes:
+        make_dirs(self.root, self.root)
+        path = self.root / _KEY_FILE
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            key = path.read_bytes().strip()
+            if len(key) < 32:
+                raise CorruptFileError(path, "redaction key file is damaged; delete it") from None
+            return key
+        key = secrets.token_hex(32).encode("ascii")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+        return key
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def targets(self) -> list[TargetInfo]:
+        """Every function with an index under the root, sorted by name."""
+        found = []
+        if not self.root.is_dir():
+            return []
+        for module_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            for folder in sorted(p for p in module_dir.iterdir() if p.is_dir()):
+                if (folder / INDEX).is_file():
+                    found.append(self.target_info(folder))
+        return sorted(found, key=lambda info: info.target)
+
+    def target_info(self, folder: Path) -> TargetInfo:
+        index = self._read_json(folder / INDEX)
+        bundles = [b for b in index.get("bundles", []) if (folder / b.get("file", "")).is_file()]
+        times = [b["time_ns"] for b in bundles if isinstance(b.get("time_ns"), int)]
+
+        def when(ns: int | None) -> dt.datetime | None:
+            return None if ns is None else dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
+
+        return TargetInfo(
+            target=str(index.get("target", folder.name)),
+            module=str(index.get("module", folder.parent.name)),
+            qualname=str(index.get("qualname", folder.name)),
+            bundles=len(bundles),
+            calls=int(index.get("call_count", len(bundles))),
+            total_bytes=sum(int(b.get("size", 0)) for b in bundles),
+            newest=when(max(times, default=None)),
+            oldest=when(min(times, default=None)),
+            folder=folder,
+        )
+
+    def files(self, target: Target) -> list[Path]:
+        """The bundle files of `target`, oldest first."""
+        folder = self.folder(target)
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIX))
+
+    def read_index(self, target: Target) -> dict[str, Any]:
+        return self._read_json(self.folder(target) / INDEX)
+
+    def load(self, path: Path, *, allow_pickle: bool = True) -> Capture:
+        """Read one bundle file. Only `SnapyError`s escape, each naming `path`."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise StoreError(path, f"cannot read the file ({exc.strerror or exc})") from None
+        header, payload = unpack(data, path, self.signing_key)
+        try:
+            body = json.loads(payload.decode("utf-8", "surrogatepass"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise CorruptFileError(path, f"payload is not valid JSON ({exc})") from None
+        decoder = Decoder(serializer_named(header.serializer, path), allow_pickle=allow_pickle)
+        try:
+            arguments = decoder.decode(body["arguments"])
+            value = decoder.decode(body["value"])
+            outcome = body["outcome"]
+            exception = value if outcome == "exception" else None
+            if exception is not None and not isinstance(exception, BaseException):
+                raise TypeError(f"stored exception is a {type(exception).__name__}")
+            return Capture(
+                target=body["target"], arguments=arguments, kinds=dict(body.get("kinds", {})),
+                outcome=outcome, result=value if outcome == "result" else None,
+                exception=exception, key=body["key"], meta=dict(body.get("meta", {})), path=path,
+            )
+        except SnapyError:
+            raise
+        except Exception as exc:
+            raise CorruptFileError(
+                path, f"cannot rebuild the stored values ({type(exc).__name__}: {exc})"
+            ) from None
+
+    @staticmethod
+    def _read_json(path: Path) -> dict[str, Any]:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreError(path, f"cannot read the file ({exc.strerror or exc})") from None
+        try:
+            value = json.loads(data)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise CorruptFileError(path, f"index is not valid JSON ({exc})") from None
+        if not isinstance(value, dict):
+            raise CorruptFileError(path, "index is not a JSON object")
+        return value
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` (mode 0600) so that readers see the old file or the new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

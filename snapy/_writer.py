@@ -1,0 +1,133 @@
+"""The background writer: captured calls reach disk off the caller's thread.
+
+A call pays for encoding its values and a queue put; file writes, the index and retention run
+here. The writer takes everything queued in one batch, so a burst of captures of one function
+costs one lock and one index write, and bundles that retention would delete at once are never
+written. Problems are queued for the caller's thread, which turns them into warnings.
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import logging
+import os
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import filelock
+
+from ._bundle import PendingBundle
+from ._store import CaptureStorage
+
+log = logging.getLogger("snapy")
+
+_MAX_BACKLOG = 10_000
+_MAX_BATCH = 2_000
+
+
+class Reporter(Protocol):
+    def warn(self, cause: str, detail: str) -> None: ...
+
+
+def classify(exc: BaseException) -> str:
+    """The cause of a failed write, in the words a warning uses."""
+    if isinstance(exc, filelock.Timeout):
+        return "lock timeout"
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return "disk full"
+        if exc.errno == errno.EFBIG:
+            return "file too large"
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return "folder not writable"
+    return "write failed"
+
+
+class Writer:
+    """One per process: a queue and a daemon thread that drains it."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.problems: deque[tuple[Reporter, str, str]] = deque()
+
+    def submit(self, storage: CaptureStorage, bundle: PendingBundle, reporter: Reporter) -> bool:
+        """Queue `bundle`; False when the writer is too far behind (the capture is dropped)."""
+        if self._thread is None:
+            self._start()
+        if self._queue.qsize() >= _MAX_BACKLOG:
+            return False
+        self._queue.put((storage, bundle, reporter))
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far is on disk; False on timeout."""
+        if self._thread is None:
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def deliver(self) -> None:
+        """Turn queued write problems into warnings, in the calling thread."""
+        while self.problems:
+            try:
+                reporter, cause, detail = self.problems.popleft()
+            except IndexError:
+                return
+            reporter.warn(cause, detail)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="snapy-writer", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(batch)
+
+    def _write(self, batch: list[Any]) -> None:
+        groups: dict[tuple[int, Any], list[tuple[CaptureStorage, PendingBundle, Reporter]]] = {}
+        events = []
+        for item in batch:
+            if isinstance(item, threading.Event):
+                events.append(item)
+                continue
+            storage, bundle, _ = item
+            groups.setdefault((id(storage), bundle.target), []).append(item)
+        for items in groups.values():
+            storage, bundle, reporter = items[0]
+            try:
+                storage.write(bundle.target, [b for _, b, _ in items])
+            except Exception as exc:
+                cause = classify(exc)
+                detail = f"{type(exc).__name__}: {exc}"
+                log.debug("capture write of %s failed: %s (%s)", bundle.target.name, cause, detail)
+                self.problems.append((reporter, cause, detail))
+        for event in events:
+            event.set()
+
+    def _after_fork(self) -> None:
+        self._queue = queue.SimpleQueue()
+        self._thread = None
+        self._start_lock = threading.Lock()
+        self.problems = deque()
+
+
+writer = Writer()
+os.register_at_fork(after_in_child=writer._after_fork)
+_flush_at_exit: Callable[[], bool] = lambda: writer.flush(5.0)  # noqa: E731
+atexit.register(_flush_at_exit)
