@@ -1,0 +1,257 @@
+"""Test recordings: one folder per test and target, read in code review.
+
+    <recordings>/<test module>/<test name>/<target module.qualname>/<order>-<argkey>.bundle
+                                                                  /index.json
+
+Files hold no times, pids or versions, so re-recording the same calls with the same results
+writes the same bytes and an unchanged recording never shows up in `git diff`. A test's
+recordings are loaded once, when its mock first needs them, and only that folder is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from ._bundle import Target
+from ._envelope import pack, unpack
+from ._errors import CorruptFileError, StoreError
+from ._keys import redaction_key
+from ._paths import inside, make_dirs
+from ._plain import Decoder, render
+from ._serializers import Serializer, resolve_serializer, serializer_named
+from ._store import atomic_write
+
+INDEX = "index.json"
+SUFFIX = ".bundle"
+
+
+@dataclass
+class Recording:
+    """One recorded call; values stay encoded until a replay or a miss report needs them."""
+
+    order: int
+    key: str
+    path: Path
+    body: dict[str, Any] = field(default_factory=dict)
+    serializer: str = "pickle"
+    error: StoreError | None = None
+    _arguments: Any = None
+
+    def decoder(self) -> Decoder:
+        return Decoder(serializer_named(self.serializer, self.path))
+
+    def arguments(self) -> dict[str, Any]:
+        """The recorded arguments by parameter name, decoded once."""
+        if self._arguments is None:
+            self._arguments = self.decoder().decode(self.body.get("arguments", {}))
+        return dict(self._arguments)
+
+    def summary(self) -> str:
+        args = ", ".join(f"{k}={render(v, 60)}" for k, v in self.body["arguments"].items())
+        outcome = self.body["outcome"]
+        shown = render(self.body["value"], 80)
+        end = f" raised {shown}" if outcome == "exception" else f" -> {shown}"
+        return f"{self.body['target'].rpartition('.')[2]}({args}){end}"
+
+
+class RecordingSet:
+    """The recordings of one target in one test, with what this run has used of them."""
+
+    def __init__(self, folder: Path, recordings: list[Recording], signature: str | None) -> None:
+        self.folder = folder
+        self.signature = signature
+        self.recordings = sorted(recordings, key=lambda r: r.order)
+        self.by_key: dict[str, list[Recording]] = {}
+        for rec in self.recordings:
+            if rec.error is None:
+                self.by_key.setdefault(rec.key, []).append(rec)
+        self.cursor: dict[str, int] = {}
+        self.used: set[str] = set()
+        self.lock = threading.Lock()
+        self.reset_done = False
+
+    @property
+    def unreadable(self) -> list[Recording]:
+        return [r for r in self.recordings if r.error is not None]
+
+    def next_order(self) -> int:
+        return max((r.order for r in self.recordings), default=-1) + 1
+
+    def take(self, key: str, repeat_last: bool) -> tuple[Recording | None, int]:
+        """The next unused recording of `key` (or the last one again), and how many exist."""
+        found = self.by_key.get(key)
+        if not found:
+            return None, 0
+        position = self.cursor.get(key, 0)
+        if position >= len(found):
+            if not repeat_last:
+                return None, len(found)
+            position = len(found) - 1
+        self.cursor[key] = position + 1
+        self.used.add(found[position].path.name)
+        return found[position], len(found)
+
+    def add(self, recording: Recording) -> None:
+        self.recordings.append(recording)
+        self.by_key.setdefault(recording.key, []).append(recording)
+        self.cursor[recording.key] = len(self.by_key[recording.key])
+        self.used.add(recording.path.name)
+
+    def clear(self) -> None:
+        self.recordings.clear()
+        self.by_key.clear()
+        self.cursor.clear()
+        self.used.clear()
+
+    def unused(self) -> list[Path]:
+        return [r.path for r in self.recordings if r.path.name not in self.used]
+
+
+class RecordingStore:
+    """Recordings under one root (a `__recordings__` folder); the root is always explicit."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        signing_key: bytes | None = None,
+        serializer: Serializer | str | None = None,
+        lock_timeout: float = 10.0,
+    ) -> None:
+        self.root = Path(root)
+        self.signing_key = signing_key
+        self.serializer = resolve_serializer(serializer)
+        self.lock_timeout = lock_timeout
+        self._sets: dict[Path, RecordingSet] = {}
+        self._key: bytes | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RecordingStore({str(self.root)!r})"
+
+    def folder(self, test_id: str, target: Target) -> Path:
+        return inside(self.root, *test_id.split("::", 1), target.name)
+
+    def redaction_key(self) -> bytes:
+        if self._key is None:
+            self._key = redaction_key(self.root, self.signing_key)
+        return self._key
+
+    def recordings(self, test_id: str, target: Target) -> RecordingSet:
+        """The recordings of `target` in `test_id`, read from disk on first use in this run."""
+        folder = self.folder(test_id, target)
+        with self._lock:
+            found = self._sets.get(folder)
+            if found is None:
+                found = self._sets[folder] = self._read(folder)
+        return found
+
+    def _read(self, folder: Path) -> RecordingSet:
+        signature = None
+        try:
+            index = json.loads((folder / INDEX).read_bytes())
+            signature = index.get("signature") if isinstance(index, dict) else None
+        except (OSError, ValueError):
+            pass
+        recordings = []
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.name.endswith(SUFFIX):
+                    recordings.append(self._load(path))
+        return RecordingSet(folder, recordings, signature)
+
+    def _load(self, path: Path) -> Recording:
+        stem = path.name[: -len(SUFFIX)]
+        order_text, _, key = stem.partition("-")
+        order = int(order_text) if order_text.isdigit() else -1
+        try:
+            header, payload = unpack(path.read_bytes(), path, self.signing_key)
+            try:
+                body = json.loads(payload.decode("utf-8", "surrogatepass"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise CorruptFileError(path, f"payload is not valid JSON ({exc})") from None
+            if not isinstance(body, dict) or not {"arguments", "outcome", "value"} <= body.keys():
+                raise CorruptFileError(path, "payload is not a snapy recording")
+            return Recording(order, key, path, body, header.serializer)
+        except OSError as exc:
+            error = StoreError(path, f"cannot read the file ({exc.strerror or exc})")
+        except StoreError as exc:
+            error = exc
+        return Recording(order, key, path, error=error)
+
+    @contextlib.contextmanager
+    def _locked(self, folder: Path) -> Iterator[None]:
+        make_dirs(self.root, folder)
+        with filelock.FileLock(folder / ".lock", timeout=self.lock_timeout, mode=0o600):
+            yield
+
+    def append(self, rset: RecordingSet, body: dict[str, Any]) -> Recording:
+        """Write one recorded call of `rset` and refresh its index."""
+        with rset.lock:
+            order = rset.next_order()
+            path = rset.folder / f"{order:04d}-{body['key']}{SUFFIX}"
+            recording = Recording(order, body["key"], path, body, self.serializer.name)
+            rset.add(recording)
+            payload = json.dumps(body, indent=1, ensure_ascii=False).encode(
+                "utf-8", "surrogatepass"
+            )
+            with self._locked(rset.folder):
+                atomic_write(
+                    path,
+                    pack(payload, serializer=self.serializer.name, signing_key=self.signing_key),
+                )
+                self._write_index(rset)
+        return recording
+
+    def reset_once(self, rset: RecordingSet, signature: str) -> None:
+        """Forget every recording of `rset`, once per run (mode `all` records them anew)."""
+        with rset.lock:
+            if rset.reset_done:
+                return
+            rset.reset_done = True
+        with rset.lock, self._locked(rset.folder):
+            for path in rset.folder.iterdir():
+                if path.name.endswith(SUFFIX):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+            rset.clear()
+            rset.signature = signature
+            self._write_index(rset)
+
+    def _write_index(self, rset: RecordingSet) -> None:
+        body = next((r.body for r in rset.recordings if r.body), {})
+        index = {
+            "snapy_recordings": 1,
+            "target": body.get("target"),
+            "test": body.get("test"),
+            "signature": rset.signature,
+            "calls": [
+                {
+                    "file": r.path.name,
+                    "order": r.order,
+                    "key": r.key,
+                    "outcome": r.body.get("outcome"),
+                    "summary": r.summary(),
+                }
+                for r in sorted(rset.recordings, key=lambda r: r.order)
+                if r.body
+            ],
+        }
+        atomic_write(
+            rset.folder / INDEX, json.dumps(index, indent=1, ensure_ascii=False).encode() + b"\n"
+        )
+
+    def unused(self) -> list[Path]:
+        """Recordings of the tests this store served that no call used in this run."""
+        with self._lock:
+            sets = list(self._sets.values())
+        return sorted(path for rset in sets for path in rset.unused())

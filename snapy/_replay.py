@@ -1,0 +1,380 @@
+"""Generated `<fn>_mock` wrappers: replay a recorded call, record a new one, or explain the miss.
+
+For each call the wrapper binds the arguments (exact-signature code, no `Signature.bind`),
+redacts them, and computes the argument key. A recording with that key for this test is
+replayed in recorded order; without one, the mode decides: record the real call, or raise
+`RecordingNotFoundError`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ._bundle import Target
+from ._capture import _instance_arg
+from ._errors import ConfigError, SnapyError
+from ._miss import miss_error
+from ._modes import Mode
+from ._plain import Encoder
+from ._recordings import Recording, RecordingSet, RecordingStore
+from ._redact import ArgumentFilter, Redactor
+from ._settings import get_settings
+from ._signature import CallShape, argument_key
+from ._wrapgen import GeneratedWrapper
+
+MatchOn = Iterable[str] | Callable[[dict[str, Any]], Any] | None
+_stores: dict[tuple[str, bytes | None], RecordingStore] = {}
+_stores_lock = threading.Lock()
+_MUTABLE = (list, dict, set, bytearray)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a mock: its arguments (redacted), outcome, and where the outcome came from."""
+
+    arguments: dict[str, Any]
+    outcome: Literal["result", "exception"]
+    value: Any
+    source: Literal["replayed", "recorded"]
+
+
+def recording_store(root: Path | str) -> RecordingStore:
+    """The shared `RecordingStore` for `root` in this process (so unused-recording reports
+    cover every mock that used it)."""
+    key = get_settings().signing_key
+    spec = (os.path.abspath(root), key)
+    with _stores_lock:
+        store = _stores.get(spec)
+        if store is None:
+            store = _stores[spec] = RecordingStore(root, signing_key=key)
+    return store
+
+
+def pytest_test_id() -> tuple[Path, str] | None:
+    """(recordings folder, test id) of the pytest test running now, if any."""
+    current = os.environ.get("PYTEST_CURRENT_TEST")
+    if not current:
+        return None
+    node = current.rsplit(" (", 1)[0]
+    file, _, name = node.partition("::")
+    path = Path(file)
+    return path.parent / "__recordings__", f"{path.stem}::{name.replace('::', '.')}"
+
+
+class _Replayer:
+    """State of one generated mock: options, its recordings, and the calls it has seen."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        store: RecordingStore,
+        test_id: str,
+        mode: Mode,
+        ignore_args: Iterable[str],
+        match_on: MatchOn,
+        repeat_last: bool,
+        redact: ArgumentFilter,
+    ) -> None:
+        self.fn = fn
+        self.store = store
+        self.test_id = test_id
+        self.mode = mode
+        self.target = Target.of(fn)
+        self.shape = CallShape(fn)
+        self.kinds = self.shape.kinds()
+        self.signature = str(self.shape.signature)
+        self.generator = inspect.isgeneratorfunction(fn)
+        ignored = list(ignore_args)
+        instance = _instance_arg(fn, self.shape)
+        unknown = [n for n in ignored if n not in self.shape.names]
+        if unknown:
+            raise ConfigError(
+                "ignore_args",
+                ignored,
+                f"{unknown!r} not parameters of {self.target.name}{self.signature}",
+            )
+        self.leave_out = frozenset(ignored) | ({instance} if instance else set())
+        self.match_on: Callable[[dict[str, Any]], Any] | None = None
+        if callable(match_on):
+            self.match_on = match_on
+        elif match_on is not None:
+            names = [match_on] if isinstance(match_on, str) else list(match_on)
+            unknown = [n for n in names if n not in self.shape.names]
+            if unknown:
+                raise ConfigError(
+                    "match_on",
+                    names,
+                    f"{unknown!r} not parameters of {self.target.name}{self.signature}",
+                )
+            self.match_on = lambda arguments: {n: arguments.get(n) for n in names}
+        self.repeat_last = repeat_last
+        self.filter = redact
+        self.calls: list[Call] = []
+        self._rset: RecordingSet | None = None
+
+    def skip(self) -> int:
+        return 0
+
+    # -- the per-call path --------------------------------------------------------------------
+
+    def recordings(self) -> RecordingSet:
+        if self._rset is None:
+            rset = self.store.recordings(self.test_id, self.target)
+            if self.mode is Mode.ALL:
+                self.store.reset_once(rset, self.signature)
+            self._rset = rset
+        return self._rset
+
+    def key_of(self, bound: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+        values = {k: v for k, v in bound.items() if k not in self.leave_out}
+        redacted = Redactor(self.filter, self.store.redaction_key()).arguments(values)
+        basis = redacted if self.match_on is None else self.match_on(redacted)
+        if not isinstance(basis, dict):
+            basis = {"match_on": basis}
+        return redacted, argument_key(self.target.name, basis)
+
+    def lookup(self, bound: Mapping[str, Any]) -> tuple[dict[str, Any], str, Recording | None]:
+        """The recording to replay for this call, or None when the call must run for real."""
+        redacted, key = self.key_of(bound)
+        rset = self.recordings()
+        if self.mode is Mode.ALL:
+            return redacted, key, None
+        # In `new` mode a call whose recordings are used up is recorded too, so a clock or a
+        # counter read three times gets three recordings, replayed in order.
+        with rset.lock:
+            found, count = rset.take(key, self.repeat_last and self.mode is Mode.REPLAY)
+        if found is None and self.mode is Mode.REPLAY:
+            raise self._miss(rset, key, redacted, count)
+        return redacted, key, found
+
+    def replay(self, rec: Recording, bound: Mapping[str, Any], redacted: dict[str, Any]) -> Any:
+        decoder = rec.decoder()
+        for name, node in rec.body.get("mutations", {}).items():
+            if name in bound:
+                _apply_mutation(bound[name], decoder.decode(node))
+        value = decoder.decode(rec.body["value"])
+        outcome = rec.body["outcome"]
+        self.calls.append(
+            Call(redacted, "exception" if outcome == "exception" else "result", value, "replayed")
+        )
+        if outcome == "exception":
+            raise value
+        if outcome == "generator":
+            return (item for item in value)
+        return value
+
+    def record(
+        self,
+        key: str,
+        redacted: dict[str, Any],
+        before: dict[str, Any],
+        bound: Mapping[str, Any],
+        outcome: str,
+        value: Any,
+    ) -> None:
+        encoder = Encoder(self.store.serializer)
+        redactor = Redactor(self.filter, self.store.redaction_key())
+        mutations = {}
+        for name, node in before.items():
+            if isinstance(bound.get(name), _MUTABLE) or hasattr(bound.get(name), "__dict__"):
+                after = encoder.encode(redactor.value(bound[name]))
+                if _json(after) != _json(node):
+                    mutations[name] = after
+        body: dict[str, Any] = {
+            "target": self.target.name,
+            "test": self.test_id,
+            "key": key,
+            "kinds": self.kinds,
+            "arguments": before,
+            "outcome": outcome,
+            "value": encoder.encode(redactor.value(value)),
+        }
+        if mutations:
+            body["mutations"] = mutations
+        rset = self.recordings()
+        if rset.signature is None:
+            rset.signature = self.signature
+        self.store.append(rset, body)
+        self.calls.append(
+            Call(redacted, "exception" if outcome == "exception" else "result", value, "recorded")
+        )
+
+    def encode_arguments(self, redacted: dict[str, Any]) -> dict[str, Any]:
+        encoder = Encoder(self.store.serializer)
+        return {name: encoder.encode(value) for name, value in redacted.items()}
+
+    def _miss(self, rset: RecordingSet, key: str, call: dict[str, Any], count: int) -> Exception:
+        unreadable = [r for r in rset.unreadable if r.key == key]
+        common: dict[str, Any] = {
+            "target": self.target.name,
+            "qualname": self.target.qualname,
+            "test_id": self.test_id,
+            "call": call,
+            "folder": rset.folder,
+        }
+        if unreadable:
+            return miss_error(
+                kind="unreadable",
+                reason=f"the recording of these arguments cannot be read: {unreadable[0].error}",
+                candidates=[],
+                **common,
+            )
+        if count:
+            return miss_error(
+                kind="exhausted",
+                reason=f"all {count} recording(s) of these arguments were used by earlier calls "
+                "and on_exhausted='error'; record the extra call, or pass "
+                "on_exhausted='repeat_last'",
+                candidates=rset.by_key[key],
+                **common,
+            )
+        readable = [r for r in rset.recordings if r.error is None]
+        if not rset.recordings:
+            return miss_error(
+                kind="no recordings",
+                reason=f"this test has no recordings of {self.target.name} yet",
+                candidates=[],
+                **common,
+            )
+        if rset.signature is not None and rset.signature != self.signature:
+            return miss_error(
+                kind="signature changed",
+                reason=f"the recordings were made for {self.target.qualname}{rset.signature}, "
+                f"but the function is now {self.target.qualname}{self.signature}; "
+                "re-record them with SIDE_EFFECT_CAPTURE=all",
+                candidates=readable,
+                command_value="all",
+                **common,
+            )
+        return miss_error(
+            kind="no match",
+            reason=f"none of the {len(readable)} recording(s) "
+            "of this target in this test has these arguments",
+            candidates=readable,
+            **common,
+        )
+
+
+def _json(node: Any) -> str:
+    return json.dumps(node, sort_keys=True, ensure_ascii=False)
+
+
+def _apply_mutation(target: Any, new: Any) -> None:
+    """Change `target` in place so it equals `new`, as the real call did when recorded."""
+    if isinstance(target, list | bytearray):
+        target[:] = new
+    elif isinstance(target, dict | set):
+        target.clear()
+        target.update(new)
+    elif hasattr(target, "__dict__") and hasattr(new, "__dict__"):
+        vars(target).clear()
+        vars(target).update(vars(new))
+
+
+def _sync_call(rp: _Replayer, bound: dict[str, Any]) -> Any:
+    redacted, key, found = rp.lookup(bound)
+    if found is not None:
+        return rp.replay(found, bound, redacted)
+    before = rp.encode_arguments(redacted)
+    args, kwargs = CallShape.split(bound, rp.kinds)
+    try:
+        result = rp.fn(*args, **kwargs)
+        if rp.generator:
+            result = list(result)
+    except Exception as exc:
+        rp.record(key, redacted, before, bound, "exception", exc)
+        raise
+    rp.record(key, redacted, before, bound, "generator" if rp.generator else "result", result)
+    return iter(result) if rp.generator else result
+
+
+async def _async_call(rp: _Replayer, bound: dict[str, Any]) -> Any:
+    redacted, key, found = rp.lookup(bound)
+    if found is not None:
+        return rp.replay(found, bound, redacted)
+    before = rp.encode_arguments(redacted)
+    args, kwargs = CallShape.split(bound, rp.kinds)
+    try:
+        result = await rp.fn(*args, **kwargs)
+    except Exception as exc:
+        rp.record(key, redacted, before, bound, "exception", exc)
+        raise
+    rp.record(key, redacted, before, bound, "result", result)
+    return result
+
+
+def mock(
+    fn: Callable[..., Any],
+    *,
+    recordings: Path | str | RecordingStore | None = None,
+    test_id: str | None = None,
+    mode: Mode | str | None = None,
+    ignore_args: Iterable[str] = (),
+    match_on: MatchOn = None,
+    on_exhausted: Literal["repeat_last", "error"] = "repeat_last",
+    redact: Iterable[str] | ArgumentFilter | None = None,
+) -> Any:
+    """A `<fn name>_mock` wrapper that replays `fn`'s recorded calls for one test.
+
+    `recordings` is the `__recordings__` folder (default: next to the running pytest test),
+    `test_id` names the test (`"test_module::TestClass.test_name"`). `mode` defaults to
+    `SIDE_EFFECT_CAPTURE`. `ignore_args` leaves arguments out of the key and the files;
+    `match_on` picks the arguments that decide a match (names, or a function of the redacted
+    arguments). After a key's recordings are used up, `on_exhausted="repeat_last"` replays the
+    last one again and `"error"` raises. The wrapper has `fn`'s signature, `__wrapped__ = fn`
+    and `.calls`.
+    """
+    if on_exhausted not in ("repeat_last", "error"):
+        raise ConfigError("on_exhausted", on_exhausted, "use 'repeat_last' or 'error'")
+    if isinstance(recordings, RecordingStore):
+        store = recordings
+    else:
+        detected = pytest_test_id()
+        if recordings is None and detected is not None:
+            recordings = detected[0]
+        if test_id is None and detected is not None:
+            test_id = detected[1]
+        if recordings is None or test_id is None:
+            raise SnapyError(
+                f"snapy.mock({getattr(fn, '__qualname__', fn)!r}) needs recordings= (the "
+                "__recordings__ folder) and test_id= outside a pytest test"
+            )
+        store = recording_store(recordings)
+    if test_id is None:
+        detected = pytest_test_id()
+        if detected is None:
+            raise SnapyError("snapy.mock() needs test_id= outside a pytest test")
+        test_id = detected[1]
+    chosen = get_settings().side_effect_capture if mode is None else Mode.parse(mode)
+    if redact is None or isinstance(redact, ArgumentFilter):
+        argument_filter = redact or ArgumentFilter()
+    else:
+        argument_filter = ArgumentFilter().extended(redact)
+    rp = _Replayer(
+        fn,
+        store,
+        test_id,
+        chosen,
+        ignore_args,
+        match_on,
+        on_exhausted == "repeat_last",
+        argument_filter,
+    )
+    is_async = inspect.iscoroutinefunction(fn)
+    generated = GeneratedWrapper(fn, rp, _async_call if is_async else _sync_call, is_async)
+    generated.set_active(True)
+    wrapper = generated.function
+    wrapper.__name__ = f"{fn.__name__}_mock"
+    wrapper.__qualname__ = f"{fn.__qualname__}_mock"
+    wrapper.calls = rp.calls  # type: ignore[attr-defined]
+    wrapper.mode = chosen  # type: ignore[attr-defined]
+    wrapper.recordings_folder = store.folder(test_id, rp.target)  # type: ignore[attr-defined]
+    wrapper.__snapy_replayer__ = rp  # type: ignore[attr-defined]
+    return wrapper
