@@ -76,15 +76,25 @@ def unpack(data: bytes, path: Path, signing_key: bytes | None) -> tuple[Header, 
         raise CorruptFileError(path, "not a snapy bundle (no snapy-bundle header)")
     head, payload = data[:end], data[end + 1 :]
     try:
-        fields = dict(item.split("=", 1) for item in head[len(MAGIC) + 1 :].decode().split(" "))
+        # ASCII only: hmac.compare_digest raises TypeError on other text. A repeated field,
+        # or one after `hmac=`, would change what the file means without breaking its HMAC.
+        items = [item.split("=", 1) for item in head[len(MAGIC) + 1 :].decode("ascii").split(" ")]
+        fields = dict(items)
+        if len(fields) != len(items) or ("hmac" in fields and items[-1][0] != "hmac"):
+            raise ValueError("repeated field or field after hmac")
         version = int(fields["format"])
-        serializer, encoding, checksum = fields["serializer"], fields["encoding"], fields["checksum"]
+        serializer, encoding, checksum = (
+            fields["serializer"],
+            fields["encoding"],
+            fields["checksum"],
+        )
     except (ValueError, KeyError, UnicodeDecodeError):
         raise CorruptFileError(path, f"malformed snapy-bundle header {head[:120]!r}") from None
     if version > FORMAT:
         raise UnsupportedFormatError(
-            path, f"written in snapy file format {version}; this snapy reads format {FORMAT} "
-            "and older: upgrade snapy to read it"
+            path,
+            f"written in snapy file format {version}; this snapy reads format {FORMAT} "
+            "and older: upgrade snapy to read it",
         )
     if encoding not in _ENCODINGS:
         raise UnsupportedFormatError(path, f"unknown payload encoding {encoding!r}")
@@ -92,19 +102,22 @@ def unpack(data: bytes, path: Path, signing_key: bytes | None) -> tuple[Header, 
     if signing_key is not None:
         if signature is None:
             raise SignatureMismatchError(
-                path, "the file is not signed but SNAPY_SIGNING_KEY is set; refusing to load it "
-                "(re-capture it with the key set, or delete it)"
+                path,
+                "the file is not signed but SNAPY_SIGNING_KEY is set; refusing to load it "
+                "(re-capture it with the key set, or delete it)",
             )
         signed_head = head[: head.rindex(b" hmac=")]
         if not hmac.compare_digest(signature, _mac(signing_key, signed_head, payload)):
             raise SignatureMismatchError(
-                path, "HMAC signature does not match: the file was modified or signed with "
-                "another SNAPY_SIGNING_KEY; refusing to load it"
+                path,
+                "HMAC signature does not match: the file was modified or signed with "
+                "another SNAPY_SIGNING_KEY; refusing to load it",
             )
     if not hmac.compare_digest(checksum, _checksum(payload)):
         raise CorruptFileError(
-            path, "checksum mismatch: the file is truncated or was modified (delete it, or "
-            "run `snapy verify` to find every such file)"
+            path,
+            "checksum mismatch: the file is truncated or was modified (delete it, or "
+            "run `snapy verify` to find every such file)",
         )
     if encoding == "json+zlib":
         try:

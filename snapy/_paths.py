@@ -42,7 +42,13 @@ def inside(root: Path, *names: str) -> Path:
 
 
 def make_dirs(root: Path, path: Path) -> None:
-    """Create `path` and missing parents up to `root` with mode 0700 (whatever the umask)."""
+    """Create `path` and missing parents up to `root` with mode 0700 (whatever the umask).
+
+    Folders above `root` that are missing (a `SNAPY_CAPTURE_DIR` on a fresh machine) are
+    created with the default mode: they are the user's, not the store's.
+    """
+    if not root.is_dir():
+        root.parent.mkdir(parents=True, exist_ok=True)
     missing: list[Path] = []
     current = path
     while not current.is_dir():

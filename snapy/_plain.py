@@ -11,17 +11,18 @@ first key starts with `$` is a tag; dicts that could be mistaken for one are sto
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import decimal
 import enum
 import importlib
 import math
-import reprlib
 import re
+import reprlib
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -30,7 +31,7 @@ from ._redact import Redacted
 from ._serializers import Serializer
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-_PRINTABLE = re.compile(rb"^[\x20-\x7e]*$")
+_PRINTABLE = re.compile(rb"[\x20-\x7e]*")
 _repr = reprlib.Repr()
 _repr.maxstring = 80
 _repr.maxother = 80
@@ -169,12 +170,16 @@ class Encoder:
             if kind.__members__.get(value.name) is value:
                 return {"$enum": type_ref(kind), "name": value.name}
         elif isinstance(value, BaseException):
-            return self._exception(value, path)
+            with _visiting(value, path):
+                return self._exception(value, path)
         elif dataclasses.is_dataclass(value) and _is_importable(kind):
-            state = vars(value) if hasattr(value, "__dict__") else {
-                f.name: getattr(value, f.name) for f in dataclasses.fields(value)
-            }
-            return {"$dataclass": type_ref(kind), "fields": self._dict(state, path)}
+            state = (
+                vars(value)
+                if hasattr(value, "__dict__")
+                else {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            )
+            with _visiting(value, path):
+                return {"$dataclass": type_ref(kind), "fields": self._dict(state, path)}
         return self._pickle(value)
 
     def _dict(self, value: dict[Any, Any], path: set[int]) -> Any:
@@ -201,21 +206,45 @@ class Encoder:
 
 
 def _bytes(value: bytes) -> dict[str, str]:
-    if _PRINTABLE.match(value):
+    if _PRINTABLE.fullmatch(value):  # not match(): its `$` also passes a trailing newline
         return {"$bytes": value.decode("ascii")}
     return {"$b64": base64.b64encode(value).decode("ascii")}
 
 
+def _fixed_offset(tz: dt.tzinfo | None) -> bool:
+    """Whether an ISO offset restores `tz` exactly (a named `timezone` would lose its name)."""
+    if tz is None:
+        return True
+    if type(tz) is not dt.timezone:
+        return False
+    offset = tz.utcoffset(None)
+    # fromisoformat() drops an offset's microseconds (CPython 3.11-3.13: "+00:00:00.000001").
+    return offset.microseconds == 0 and tz.tzname(None) == dt.timezone(offset).tzname(None)
+
+
 def _datetime(value: dt.datetime) -> Any:
-    if value.fold or (value.tzinfo is not None and type(value.tzinfo) is not dt.timezone):
+    if value.fold or not _fixed_offset(value.tzinfo):
         raise _NotPlain
     return {"$datetime": value.isoformat()}
 
 
 def _time(value: dt.time) -> Any:
-    if value.fold or (value.tzinfo is not None and type(value.tzinfo) is not dt.timezone):
+    if value.fold or not _fixed_offset(value.tzinfo):
         raise _NotPlain
     return {"$time": value.isoformat()}
+
+
+@contextlib.contextmanager
+def _visiting(value: object, path: set[int]) -> Iterator[None]:
+    """Marks `value` as being encoded; meeting it again inside itself is a cycle."""
+    ident = id(value)
+    if ident in path:
+        raise _Cycle
+    path.add(ident)
+    try:
+        yield
+    finally:
+        path.discard(ident)
 
 
 class _NotPlain(Exception):
@@ -292,7 +321,7 @@ class Decoder:
     def _dataclass(self, node: dict[str, Any]) -> Any:
         fields = self.decode(node["fields"])
         cls = self._class(node["$dataclass"], object)
-        if cls is None or not dataclasses.is_dataclass(cls):
+        if not isinstance(cls, type) or not dataclasses.is_dataclass(cls):
             return PickledValue(node["$dataclass"], short_repr(fields), b"")
         obj = cls.__new__(cls)
         for name, value in fields.items():
@@ -391,8 +420,22 @@ def _render(node: Any) -> str:
         return f"{value.rpartition(':')[2]}({args})"
     if first in ("$bytes", "$b64"):
         return repr(_decode_bytes(node))
+    if first == "$bytearray":
+        return f"bytearray({_render(value)})"
+    if first == "$timedelta":
+        return "timedelta(" + ", ".join(repr(v) for v in value) + ")"
+    if first == "$complex":
+        return repr(complex(float(value[0]), float(value[1])))
     return f"{_DISPLAY.get(first, first[1:])}({value!r})"
 
 
-_DISPLAY = {"$decimal": "Decimal", "$uuid": "UUID", "$datetime": "datetime", "$date": "date",
-            "$time": "time", "$timedelta": "timedelta", "$float": "float", "$path": "Path"}
+_DISPLAY = {
+    "$decimal": "Decimal",
+    "$uuid": "UUID",
+    "$datetime": "datetime",
+    "$date": "date",
+    "$time": "time",
+    "$timedelta": "timedelta",
+    "$float": "float",
+    "$path": "Path",
+}

@@ -10,6 +10,7 @@ pass `ArgumentFilter(patterns=[...])` to replace the defaults. A redacted value 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -144,8 +145,19 @@ class Redactor:
                 if all(a is b for a, b in zip(items, value, strict=True)):
                     return value
                 return kind(items)
+            if issubclass(kind, tuple) and hasattr(kind, "_fields"):  # a namedtuple
+                fields = value._asdict()
+                changed = self._mapping(fields, depth, seen)
+                return value if changed is fields else value._replace(**changed)
             state = getattr(value, "__dict__", None)
             if isinstance(state, dict) and state and not isinstance(value, type):
+                return self._object(value, state, depth, seen)
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):  # slots=True
+                state = {
+                    f.name: getattr(value, f.name)
+                    for f in dataclasses.fields(value)
+                    if hasattr(value, f.name)
+                }
                 return self._object(value, state, depth, seen)
             return value
         finally:
@@ -170,7 +182,7 @@ class Redactor:
                 result[k] = v  # type: ignore[index]
             return result
         except Exception:
-            return {k: changed[k] if k in changed else v for k, v in value.items()}
+            return {k: changed.get(k, v) for k, v in value.items()}
 
     def _object(self, value: Any, state: dict[str, Any], depth: int, seen: set[int]) -> Any:
         changed = self._mapping(state, depth, seen)
@@ -178,7 +190,11 @@ class Redactor:
             return value
         try:
             clone = copy.copy(value)
-            vars(clone).update(changed)
+            if hasattr(clone, "__dict__"):
+                vars(clone).update(changed)
+            else:
+                for name, item in changed.items():
+                    object.__setattr__(clone, name, item)
             return clone
         except Exception:
             return Redacted(self.digest(value))

@@ -102,8 +102,9 @@ def serializer_named(name: str, path: Any = "<memory>") -> Serializer:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
         raise UnsupportedFormatError(
-            path, f"written with serializer {name!r}, which is not registered here (known: "
-            f"{known}); call snapy.register_serializer() with it before loading"
+            path,
+            f"written with serializer {name!r}, which is not registered here (known: "
+            f"{known}); call snapy.register_serializer() with it before loading",
         ) from None
 
 

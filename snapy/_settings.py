@@ -19,6 +19,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from ._errors import ConfigError
+from ._modes import Mode
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
@@ -33,6 +34,7 @@ ENV_NAMES: Mapping[str, str] = {
     "sample_rate": "SNAPY_SAMPLE_RATE",
     "max_bytes": "SNAPY_MAX_BYTES",
     "signing_key": "SNAPY_SIGNING_KEY",
+    "side_effect_capture": "SIDE_EFFECT_CAPTURE",
 }
 
 
@@ -46,6 +48,7 @@ class Settings:
     sample_rate: float = 1.0
     max_bytes: float = 10 * 1024**2
     signing_key: bytes | None = field(default=None, repr=False)
+    side_effect_capture: Mode = Mode.REPLAY
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:
@@ -69,9 +72,9 @@ def parse_retention(name: str, raw: object) -> float:
         text = raw.strip().lower()
         if text in ("inf", "infinite", "all", "unlimited"):
             return math.inf
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:  # "²".isdigit()
             raise ConfigError(name, raw, expected)
-        raw = int(text)
+        return int(text)
     if raw == math.inf:
         return math.inf
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
@@ -81,14 +84,15 @@ def parse_retention(name: str, raw: object) -> float:
 
 def parse_rate(name: str, raw: object) -> float:
     expected = "use a number from 0 to 1, e.g. 0.05 to capture one call in twenty"
+    value = raw
     if isinstance(raw, str):
         try:
-            raw = float(raw.strip())
+            value = float(raw.strip())
         except ValueError:
             raise ConfigError(name, raw, expected) from None
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0.0 <= raw <= 1.0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ConfigError(name, raw, expected)
-    return float(raw)
+    return float(value)
 
 
 def parse_size(name: str, raw: object) -> float:
@@ -101,8 +105,10 @@ def parse_size(name: str, raw: object) -> float:
         match = _SIZE.match(text)
         if match is None:
             raise ConfigError(name, raw, expected)
-        unit = (match.group(2) or "")[:1]
-        raw = int(match.group(1)) * _UNITS[unit]
+        size = int(match.group(1)) * _UNITS[(match.group(2) or "")[:1]]
+        if size < 1:
+            raise ConfigError(name, raw, expected)
+        return size
     if raw == math.inf:
         return math.inf
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
@@ -126,8 +132,10 @@ def parse_key(name: str, raw: object) -> bytes | None:
 
 
 def parse_dir(name: str, raw: object) -> Path:
+    """An absolute folder: a relative one is taken from the current folder when it is read,
+    so a process that changes folder later keeps writing to the same place."""
     if isinstance(raw, str | os.PathLike) and os.fspath(raw).strip():
-        return Path(raw)
+        return Path(raw).absolute()
     raise ConfigError(name, raw, "use a folder path")
 
 
@@ -138,6 +146,7 @@ _PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
     "sample_rate": parse_rate,
     "max_bytes": parse_size,
     "signing_key": parse_key,
+    "side_effect_capture": lambda n, v: Mode.parse(v, n),
 }
 
 
@@ -162,6 +171,7 @@ def load_settings(
             continue
         values[attr] = _PARSERS[attr](var, raw)
         sources[attr] = source
+    values.setdefault("capture_dir", Path(Settings.capture_dir).absolute())
     return Settings(**values, sources=sources)
 
 

@@ -90,7 +90,7 @@ def _container(value: Any, out: list[str], seen: dict[int, int]) -> None:
                 _canon(item, out, seen)
             out.append("]")
         elif kind is set or kind is frozenset:
-            out.append(f"S{len(value)}[")
+            out.append(f"{'S' if kind is set else 'Z'}{len(value)}[")
             out.extend(sorted(_piece(item, seen) for item in value))
             out.append("]")
         else:
@@ -153,7 +153,9 @@ class CallShape:
         self.signature = inspect.signature(fn)
         params = list(self.signature.parameters.values())
         self.names = [p.name for p in params]
-        self.positional = [p.name for p in params if p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)]
+        self.positional = [
+            p.name for p in params if p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)
+        ]
         self.keyword = [p.name for p in params if p.kind is _P.KEYWORD_ONLY]
         self.var_positional = next((p.name for p in params if p.kind is _P.VAR_POSITIONAL), None)
         self.var_keyword = next((p.name for p in params if p.kind is _P.VAR_KEYWORD), None)
@@ -161,8 +163,12 @@ class CallShape:
 
     def kinds(self) -> dict[str, str]:
         """Parameter kinds other than positional-or-keyword, as stored in bundles."""
-        marks = {_P.POSITIONAL_ONLY: "/", _P.VAR_POSITIONAL: "*", _P.KEYWORD_ONLY: "kw",
-                 _P.VAR_KEYWORD: "**"}
+        marks = {
+            _P.POSITIONAL_ONLY: "/",
+            _P.VAR_POSITIONAL: "*",
+            _P.KEYWORD_ONLY: "kw",
+            _P.VAR_KEYWORD: "**",
+        }
         return {p.name: marks[p.kind] for p in self.params if p.kind in marks}
 
     def bind(self, args: Iterable[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,7 +178,9 @@ class CallShape:
         return dict(bound.arguments)
 
     @staticmethod
-    def split(arguments: Mapping[str, Any], kinds: Mapping[str, str]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def split(
+        arguments: Mapping[str, Any], kinds: Mapping[str, str]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """`(args, kwargs)` that call a function with these bound `arguments` again."""
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
