@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import inspect
 import json
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,8 @@ from typing import Any
 from ._paths import split_target
 from ._plain import render
 from ._signature import CallShape
+
+_P = inspect.Parameter
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,9 @@ class PendingBundle:
             end = f" raised {render(self.value, 80)}"
         elif self.outcome == "result":
             end = f" -> {render(self.value, 80)}"
-        else:
-            end = f" -> <{self.outcome}>"
+        else:  # minimal capture or a generator: only the type was stored
+            kind = self.value.get("type") if isinstance(self.value, dict) else None
+            end = f" -> <{self.outcome}: {kind}>" if kind else f" -> <{self.outcome}>"
         text = f"{self.target.qualname}({args}){end}"
         return text if len(text) <= 240 else text[:237] + "..."
 
@@ -106,24 +111,65 @@ class Capture:
         """
         if fn is None:
             fn = _resolve(self.target)
-        fn = getattr(fn, "__snapy_unwrapped__", fn)
-        unknown = [name for name in overrides if name not in self.arguments and name not in
-                   _parameters(fn)]
+        fn = _undecorated(fn)
+        shape = _shape(fn)
+        names = shape.names if shape is not None else []
+        unknown = [name for name in overrides if name not in self.arguments and name not in names]
         if unknown:
             raise TypeError(
                 f"replay() of {self.target!r} got overrides for unknown parameters {unknown!r}; "
                 f"the captured call has {list(self.arguments)!r}"
             )
         arguments = {**self.arguments, **overrides}
-        args, kwargs = CallShape.split(arguments, self.kinds)
+        if shape is not None and all(name in names for name in arguments):
+            args, kwargs = _call_of(shape, arguments)
+        else:  # another function with other parameter names: rebuild the call by position
+            args, kwargs = CallShape.split(arguments, self.kinds)
         return fn(*args, **kwargs)
 
 
-def _parameters(fn: Callable[..., Any]) -> list[str]:
+def _undecorated(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` without `@snapy.capture`; a bound method stays bound to its instance or class."""
+    inner = getattr(fn, "__snapy_unwrapped__", None)
+    if inner is None:
+        return fn
+    if inspect.ismethod(fn):
+        return types.MethodType(inner, fn.__self__)
+    return inner  # type: ignore[no-any-return]
+
+
+def _shape(fn: Callable[..., Any]) -> CallShape | None:
     try:
-        return CallShape(fn).names
+        return CallShape(fn)
     except (TypeError, ValueError):
-        return []
+        return None
+
+
+def _call_of(
+    shape: CallShape, arguments: Mapping[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """`(args, kwargs)` that call a function of this `shape` with `arguments` by name.
+
+    An argument left out with `ignore_args` leaves a gap: the parameters after it go by name, so
+    none of them lands in the missing one's place.
+    """
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    gap = False
+    for p in shape.params:
+        if p.name not in arguments:
+            gap = gap or p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)
+            continue
+        value = arguments[p.name]
+        if p.kind is _P.VAR_POSITIONAL:
+            args.extend(value)
+        elif p.kind is _P.VAR_KEYWORD:
+            kwargs.update(value)
+        elif p.kind is _P.KEYWORD_ONLY or (gap and p.kind is _P.POSITIONAL_OR_KEYWORD):
+            kwargs[p.name] = value
+        else:
+            args.append(value)
+    return tuple(args), kwargs
 
 
 def _resolve(target: str) -> Callable[..., Any]:

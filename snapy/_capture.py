@@ -9,6 +9,7 @@ own result or exception, untouched.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import json
@@ -17,6 +18,7 @@ import math
 import os
 import random
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -30,7 +32,7 @@ from ._config import CaptureConfig
 from ._errors import CaptureSkippedWarning, ConfigError, SerializationError
 from ._plain import Encoder, type_name
 from ._redact import ArgumentFilter, Redactor
-from ._serializers import Serializer, resolve_serializer
+from ._serializers import Serializer
 from ._settings import Settings, get_settings, on_settings_change
 from ._signature import CallShape, argument_key
 from ._store import CaptureStorage, iso
@@ -42,6 +44,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("snapy")
 
 _NEVER = 2**62
+_OWN_FILES = (os.path.dirname(os.path.abspath(__file__)) + os.sep, "<snapy wrapper of ")
 _HOST = socket.gethostname()
 _seq = itertools.count(1)
 _pid = os.getpid()
@@ -54,6 +57,7 @@ _stores_lock = threading.Lock()
 _HINTS = {
     "unpicklable argument": "pass ignore_args=[...] to leave that argument out",
     "unpicklable result": "pass minimal_capture=True to store the arguments only",
+    "unpicklable exception": "pass minimal_capture=True to store the exception's type only",
     "bundle over max_bytes": "raise max_bytes= or SNAPY_MAX_BYTES, or use ignore_args=[...]",
     "writer backlog full": "the disk is slower than the call rate; lower sample_rate=",
 }
@@ -78,8 +82,12 @@ def _now_ns() -> int:
     return now
 
 
-def storage_for(settings: Settings, root: Path | None = None, retention: float | None = None,
-                serializer: Serializer | None = None) -> CaptureStorage:
+def storage_for(
+    settings: Settings,
+    root: Path | None = None,
+    retention: float | None = None,
+    serializer: Serializer | None = None,
+) -> CaptureStorage:
     """The shared `CaptureStorage` for these options (one per distinct combination)."""
     root = settings.capture_dir if root is None else root
     retention = settings.retention if retention is None else retention
@@ -87,9 +95,15 @@ def storage_for(settings: Settings, root: Path | None = None, retention: float |
     store = _stores.get(spec)
     if store is None:
         with _stores_lock:
-            store = _stores.setdefault(spec, CaptureStorage(
-                root, retention=retention, signing_key=settings.signing_key,
-                serializer=serializer))
+            store = _stores.setdefault(
+                spec,
+                CaptureStorage(
+                    root,
+                    retention=retention,
+                    signing_key=settings.signing_key,
+                    serializer=serializer,
+                ),
+            )
     return store
 
 
@@ -107,12 +121,14 @@ class _Control:
         unknown = [n for n in config.ignore_args if n not in self.shape.names]
         if unknown:
             raise ConfigError(
-                "ignore_args", list(config.ignore_args),
-                f"{unknown!r} not parameters of {self.target.name}"
+                "ignore_args",
+                list(config.ignore_args),
+                f"{unknown!r} are not parameters of {self.target.name}"
                 f"{self.shape.signature}; its parameters are {self.shape.names!r}",
             )
         self.leave_out = frozenset(config.ignore_args) | (
-            {self.instance_arg} if self.instance_arg else set())
+            {self.instance_arg} if self.instance_arg else set()
+        )
         self.filter = config.redact or _default_filter
         self.captured = itertools.count()
         self.exhausted = False
@@ -146,8 +162,9 @@ class _Control:
     def storage(self, settings: Settings) -> CaptureStorage:
         if self.config.storage is not None:
             return self.config.storage
-        return storage_for(settings, self.config.path, self.config.retention,
-                           self.config.serializer)
+        return storage_for(
+            settings, self.config.path, self.config.retention, self.config.serializer
+        )
 
     def prepare(self, bound: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Encode the arguments before the call; None when this call is not captured."""
@@ -155,8 +172,9 @@ class _Control:
             self.exhausted = True
             if self.wrapper is not None:
                 self.wrapper.set_active(False)
-            log.debug("capture of %s stopped: quota of %d reached", self.target.name,
-                      self.config.quota)
+            log.debug(
+                "capture of %s stopped: quota of %d reached", self.target.name, self.config.quota
+            )
             return None
         settings = get_settings()
         storage = self.storage(settings)
@@ -177,18 +195,27 @@ class _Control:
                 return None
         text = json.dumps(tree, ensure_ascii=False)
         limit = self.config.max_bytes or settings.max_bytes
-        if len(text) > limit:
-            self.warn("bundle over max_bytes", f"arguments alone are {len(text)} bytes, "
-                      f"limit {limit:.0f}")
+        size = _utf8_size(text)
+        if size > limit:
+            self.warn(
+                "bundle over max_bytes", f"arguments alone are {size} bytes, limit {limit:.0f}"
+            )
             return None
         key = argument_key(self.target.name, redacted)
         return settings, storage, redactor, encoder, tree, text, key, limit
 
-    def finish(self, prepared: tuple[Any, ...], outcome: str, value: Any, duration_ns: int,
-               spent: int, bound: Mapping[str, Any]) -> None:
+    def finish(
+        self,
+        prepared: tuple[Any, ...],
+        outcome: str,
+        value: Any,
+        duration_ns: int,
+        spent: int,
+        bound: Mapping[str, Any],
+    ) -> None:
         """Encode the outcome and hand the bundle to the writer."""
         t0 = time.perf_counter_ns()
-        settings, storage, redactor, encoder, tree, text, key, limit = prepared
+        _settings, storage, redactor, encoder, tree, text, key, limit = prepared
         if self.generator:
             outcome, node = "generator", {"type": type_name(type(value))}
         elif self.config.minimal_capture:
@@ -201,25 +228,51 @@ class _Control:
                 self.warn(f"unpicklable {outcome}", str(exc))
                 return
         value_text = json.dumps(node, ensure_ascii=False)
-        size = len(text) + len(value_text)
+        size = _utf8_size(text) + _utf8_size(value_text)
         if size > limit:
             self.warn("bundle over max_bytes", f"bundle is {size} bytes, limit {limit:.0f}")
             return
         now = _now_ns()
-        meta: dict[str, Any] = {"time_ns": now, "time": iso(now), "duration_ns": duration_ns,
-                                "pid": _pid, "host": _HOST, "thread": threading.current_thread().name,
-                                "snapy": __version__}
+        meta: dict[str, Any] = {
+            "time_ns": now,
+            "time": iso(now),
+            "duration_ns": duration_ns,
+            "pid": _pid,
+            "host": _HOST,
+            "thread": threading.current_thread().name,
+            "snapy": __version__,
+        }
         if self.instance_arg and self.instance_arg in bound:
-            meta["instance"] = type_name(type(bound[self.instance_arg]))
-        bundle = PendingBundle(self.target, key, now, f"{_pid}.{next(_seq)}", tree, text,
-                               self.kinds, outcome, node, value_text, meta)
+            owner = bound[self.instance_arg]
+            # `cls` of a classmethod is the class itself (a subclass when called on one).
+            cls = owner if self.instance_arg == "cls" and isinstance(owner, type) else type(owner)
+            meta["instance"] = type_name(cls)
+        bundle = PendingBundle(
+            self.target,
+            key,
+            now,
+            f"{_pid}.{next(_seq)}",
+            tree,
+            text,
+            self.kinds,
+            outcome,
+            node,
+            value_text,
+            meta,
+        )
         if not writer.submit(storage, bundle, self):
             self.warn("writer backlog full", "more than 10000 captures are waiting")
             return
         if log.isEnabledFor(logging.DEBUG):
             spent += time.perf_counter_ns() - t0
-            log.debug("captured %s key=%s size=%d outcome=%s in %.1f us", self.target.name,
-                      key, size, outcome, spent / 1000)
+            log.debug(
+                "captured %s key=%s size=%d outcome=%s in %.1f us",
+                self.target.name,
+                key,
+                size,
+                outcome,
+                spent / 1000,
+            )
 
     def warn(self, cause: str, detail: str) -> None:
         """Log every skipped capture; warn once per function and cause."""
@@ -228,13 +281,32 @@ class _Control:
             return
         self.warned.add(cause)
         hint = _HINTS.get(cause, "check the capture folder (SNAPY_CAPTURE_DIR)")
-        message = (f"snapy did not capture a call of {self.target.name}: {cause} ({detail}); "
-                   f"the call itself went on unchanged; {hint}")
+        message = (
+            f"snapy did not capture a call of {self.target.name}: {cause} ({detail}); "
+            f"the call itself went on unchanged; {hint}"
+        )
         log.warning(message)
-        try:
-            warnings.warn(message, CaptureSkippedWarning, stacklevel=4)
-        except Warning:
-            pass  # warnings are errors here; the log record above still tells
+        # Where warnings are errors, the log record above still tells; the call goes on.
+        with contextlib.suppress(Warning):
+            warnings.warn(message, CaptureSkippedWarning, stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """The `stacklevel` (for a `warnings.warn` in the caller) of the first frame outside snapy.
+
+    Skipped captures are found at different depths (before the call, after it, on flush), and
+    the generated wrapper is a frame of its own; the warning should point at the user's line.
+    """
+    level, frame = 2, sys._getframe(2)  # level 1 is the caller's own frame, inside snapy
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_OWN_FILES):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _utf8_size(text: str) -> int:
+    """Bytes of `text` once written; `len()` counts characters (an "é" is two bytes)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _instance_arg(fn: Callable[..., Any], shape: CallShape) -> str | None:
@@ -281,8 +353,15 @@ async def _on_call_async(ctl: _Control, bound: dict[str, Any]) -> Any:
     return result
 
 
-def _finish(ctl: _Control, prepared: tuple[Any, ...], outcome: str, value: Any, took: int,
-            spent: int, bound: Mapping[str, Any]) -> None:
+def _finish(
+    ctl: _Control,
+    prepared: tuple[Any, ...],
+    outcome: str,
+    value: Any,
+    took: int,
+    spent: int,
+    bound: Mapping[str, Any],
+) -> None:
     try:
         ctl.finish(prepared, outcome, value, took, spent, bound)
         if writer.problems:
@@ -291,7 +370,24 @@ def _finish(ctl: _Control, prepared: tuple[Any, ...], outcome: str, value: Any, 
         ctl.warn("internal error", f"{type(exc).__name__}: {exc}")
 
 
+_announced: list[bool] = [False]
+
+
+def _announce(settings: Settings) -> None:
+    """Say once, on the `snapy` logger, that this process captures and why."""
+    if settings.capture_enabled and not _announced[0]:
+        _announced[0] = True
+        log.info(
+            "capture is on (SNAPY_CAPTURE_ENABLED from %s); writing to %s",
+            settings.source_of("capture_enabled"),
+            os.path.abspath(settings.capture_dir),
+        )
+    elif not settings.capture_enabled:
+        _announced[0] = False
+
+
 def _apply_settings(settings: Settings) -> None:
+    _announce(settings)
     for fn in list(_wrappers):
         fn.__snapy_capture__.apply(settings)
 
@@ -355,7 +451,9 @@ def _decorate(fn: Any, config: CaptureConfig) -> Any:
     wrapper.__snapy_capture__ = ctl  # type: ignore[attr-defined]
     wrapper.__snapy_unwrapped__ = fn  # type: ignore[attr-defined]
     _wrappers.add(wrapper)
-    ctl.apply(get_settings())
+    settings = get_settings()
+    _announce(settings)
+    ctl.apply(settings)
     return wrapper
 
 

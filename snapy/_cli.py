@@ -25,10 +25,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"snapy: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        rows = [{"target": i.target, "bundles": i.bundles, "calls": i.calls,
-                 "bytes": i.total_bytes,
-                 "newest": i.newest.isoformat() if i.newest else None,
-                 "oldest": i.oldest.isoformat() if i.oldest else None} for i in infos]
+        rows = [
+            {
+                "target": i.target,
+                "bundles": i.bundles,
+                "calls": i.calls,
+                "bytes": i.total_bytes,
+                "newest": i.newest.isoformat() if i.newest else None,
+                "oldest": i.oldest.isoformat() if i.oldest else None,
+            }
+            for i in infos
+        ]
         print(json.dumps(rows, indent=2))
         return 0
     if not infos:

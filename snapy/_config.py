@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import ConfigError
+from ._errors import ConfigError, SnapyError
 from ._redact import ArgumentFilter
-from ._serializers import Serializer, resolve_serializer
+from ._serializers import Serializer, registered, resolve_serializer
 from ._settings import parse_rate, parse_retention, parse_size
 from ._store import CaptureStorage
 
@@ -53,8 +53,9 @@ class CaptureConfig:
         minimal_capture: bool = False,
     ) -> CaptureConfig:
         """A config from decorator arguments; a wrong value raises `ConfigError` naming it."""
-        if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int)
-                                  or quota < 1):
+        if quota is not None and (
+            isinstance(quota, bool) or not isinstance(quota, int) or quota < 1
+        ):
             raise ConfigError("quota", quota, "use a whole number of captures (1 or more)")
         if isinstance(ignore_args, str):
             raise ConfigError("ignore_args", ignore_args, "use a list of argument names")
@@ -63,7 +64,10 @@ class CaptureConfig:
         elif isinstance(redact, str):
             raise ConfigError("redact", redact, "use a list of name patterns or an ArgumentFilter")
         else:
-            argument_filter = ArgumentFilter().extended(redact)
+            try:
+                argument_filter = ArgumentFilter().extended(redact)
+            except ValueError as exc:
+                raise ConfigError("redact", redact, str(exc)) from None
         if storage is not None and not isinstance(storage, CaptureStorage):
             raise ConfigError("storage", storage, "use a snapy.CaptureStorage")
         return cls(
@@ -74,8 +78,22 @@ class CaptureConfig:
             max_bytes=None if max_bytes is None else parse_size("max_bytes", max_bytes),
             ignore_args=tuple(ignore_args),
             redact=argument_filter,
-            serializer=None if serializer is None else resolve_serializer(serializer),
+            serializer=None if serializer is None else _serializer(serializer),
             storage=storage,
             production_mode=bool(production_mode),
             minimal_capture=bool(minimal_capture),
         )
+
+
+def _serializer(value: Serializer | str) -> Serializer:
+    """The serializer an option names; an unknown one is a `ConfigError`, not a file error."""
+    try:
+        return resolve_serializer(value)
+    except (SnapyError, TypeError):
+        known = ", ".join(repr(name) for name in sorted(registered()))
+        raise ConfigError(
+            "serializer",
+            value,
+            f"use a registered serializer name ({known}) or an object with name, dumps and "
+            "loads (snapy.register_serializer() registers one)",
+        ) from None

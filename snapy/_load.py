@@ -57,7 +57,9 @@ def load_capture(
         if not chosen:
             keys = sorted({f.name.rsplit("-", 1)[-1].split(".")[0] for f in files})
             raise CaptureNotFoundError(
-                text, storage.root, [],
+                text,
+                storage.root,
+                [],
                 detail=f"no capture with argument key {key!r}; stored keys: {', '.join(keys)}",
             )
         files = chosen

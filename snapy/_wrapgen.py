@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from keyword import iskeyword
 from types import CodeType, FunctionType
 from typing import Any
 
@@ -86,10 +87,17 @@ class GeneratedWrapper:
     ) -> None:
         sig = inspect.signature(fn)
         params, call, bound, defaults = _parameters(sig)
-        name = fn.__name__ if fn.__name__.isidentifier() else "wrapper"
+        name = fn.__name__
+        if not name.isidentifier() or iskeyword(name) or name.startswith(_PREFIX):
+            name = "wrapper"  # `<lambda>`, or a name that would not compile or would clash
         source = _TEMPLATE.format(
-            p=_PREFIX, name=name, params=params, call=call, bound=bound,
-            a="async " if is_async else "", aw="await " if is_async else "",
+            p=_PREFIX,
+            name=name,
+            params=params,
+            call=call,
+            bound=bound,
+            a="async " if is_async else "",
+            aw="await " if is_async else "",
             defaults="".join(f", {_PREFIX}d{i}" for i in range(len(defaults))),
         )
         namespace: dict[str, Any] = {}
@@ -100,9 +108,10 @@ class GeneratedWrapper:
         functools.update_wrapper(off, fn)
         self.function: FunctionType = off
         self._off: CodeType = off.__code__
-        self._on: CodeType = on.__code__.replace(co_name=off.__code__.co_name,
-                                                 co_qualname=off.__code__.co_qualname)
-        self._left = off.__closure__[off.__code__.co_freevars.index(f"{_PREFIX}left")]  # type: ignore[index]
+        self._on: CodeType = on.__code__.replace(
+            co_name=off.__code__.co_name, co_qualname=off.__code__.co_qualname
+        )
+        self._left = off.__closure__[off.__code__.co_freevars.index(f"{_PREFIX}left")]
 
     @property
     def active(self) -> bool:

@@ -1,0 +1,46 @@
+"""Shared fixtures: every test gets fresh process-wide snapy settings and its own folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import snapy
+
+SettingsFactory = Callable[..., snapy.Settings]
+
+
+@pytest.fixture
+def snapy_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SettingsFactory]:
+    """Default settings (capture off, `./captures` under `tmp_path`); call it to change them.
+
+    `snapy_settings(SNAPY_CAPTURE_ENABLED="1")` re-reads the settings from exactly those
+    variables (plus `tmp_path/.env`). At teardown the background writer is flushed and the
+    settings are read again from the real environment, which every live wrapper follows.
+    """
+    # What `refresh_settings()` would read once monkeypatch has undone its changes.
+    outer_environ, outer_dotenv = dict(os.environ), Path.cwd() / ".env"
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("SNAPY_"):
+            monkeypatch.delenv(name)
+    dotenv = tmp_path / ".env"
+
+    def refresh(**environ: str) -> snapy.Settings:
+        return snapy.refresh_settings(environ=environ, dotenv_path=dotenv)
+
+    refresh()
+    yield refresh
+    snapy.flush_captures()
+    snapy.refresh_settings(environ=outer_environ, dotenv_path=outer_dotenv)
+
+
+@pytest.fixture
+def captures(snapy_settings: SettingsFactory, tmp_path: Path) -> Path:
+    """A capture folder under `tmp_path`, with capture enabled for the whole process."""
+    root = tmp_path / "store"
+    snapy_settings(SNAPY_CAPTURE_ENABLED="1", SNAPY_CAPTURE_DIR=str(root))
+    return root
