@@ -28,7 +28,9 @@ def redaction_key(root: Path, signing_key: bytes | None) -> bytes:
     make_dirs(root, root)
     path = root / KEY_FILE
     if not path.exists():
-        # Written whole, then linked into place: a concurrent reader never sees an empty key.
+        # Linked in whole, never created empty: with O_EXCL then write, a second process or
+        # thread read the empty file in between and failed (89 of 200 races of 4 threads),
+        # and a writer killed in between left a damaged key for good.
         fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import math
 import os
 import platform
-import secrets
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,6 +28,7 @@ import filelock
 from ._bundle import Capture, PendingBundle, Target
 from ._envelope import pack, unpack
 from ._errors import CorruptFileError, SnapyError, StoreError
+from ._keys import redaction_key
 from ._paths import inside, make_dirs
 from ._plain import Decoder
 from ._serializers import Serializer, resolve_serializer, serializer_named
@@ -41,7 +39,8 @@ log = logging.getLogger("snapy")
 INDEX = "index.json"
 SUFFIX = ".bundle"
 _LOCK = ".lock"
-_KEY_FILE = ".redaction-key"
+_TMP_PREFIX = ".tmp-"
+_TMP_SUFFIX = ".part"
 _INDEX_FORMAT = 1
 _PYTHON = platform.python_version()
 
@@ -114,7 +113,14 @@ class CaptureStorage:
         make_dirs(self.root, folder)
         with self._locked(folder):
             index = self._index_for_update(folder, target)
-            on_disk = {e.name for e in os.scandir(folder) if e.name.endswith(SUFFIX)}
+            here = [e.name for e in os.scandir(folder)]
+            on_disk = {name for name in here if name.endswith(SUFFIX)}
+            for name in here:
+                if name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX):
+                    # Every write to this folder happens under its lock, so a temp file seen
+                    # here belongs to a writer that was killed; nothing else would remove it.
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(folder / name)
             entries = {e["file"]: e for e in index["bundles"] if e.get("file") in on_disk}
             for name in on_disk - entries.keys():
                 entries[name] = self._orphan_entry(folder / name)
@@ -139,8 +145,12 @@ class CaptureStorage:
     def _write_bundle(self, path: Path, bundle: PendingBundle) -> dict[str, Any]:
         payload = bundle.payload()
         compress = len(payload) > self.compress_over
-        data = pack(payload, serializer=self.serializer.name, signing_key=self.signing_key,
-                    compress=compress)
+        data = pack(
+            payload,
+            serializer=self.serializer.name,
+            signing_key=self.signing_key,
+            compress=compress,
+        )
         atomic_write(path, data)
         return {
             "file": path.name,
@@ -161,8 +171,15 @@ class CaptureStorage:
         """An index entry for a bundle on disk that the index lost (a writer was killed)."""
         parts = path.name[: -len(SUFFIX)].split("-")
         time_ns = int(parts[0]) if parts[0].isdigit() else 0
-        return {"file": path.name, "key": parts[-1], "size": path.stat().st_size,
-                "time_ns": time_ns, "created": iso(time_ns), "outcome": None, "summary": None}
+        return {
+            "file": path.name,
+            "key": parts[-1],
+            "size": path.stat().st_size,
+            "time_ns": time_ns,
+            "created": iso(time_ns),
+            "outcome": None,
+            "summary": None,
+        }
 
     def _index_for_update(self, folder: Path, target: Target) -> dict[str, Any]:
         try:
@@ -173,8 +190,14 @@ class CaptureStorage:
             log.warning("rebuilding %s from the files on disk: %s", folder / INDEX, exc.cause)
             index = None
         if index is None or not isinstance(index.get("bundles"), list):
-            return {"snapy_index": _INDEX_FORMAT, "target": target.name, "module": target.module,
-                    "qualname": target.qualname, "call_count": 0, "bundles": []}
+            return {
+                "snapy_index": _INDEX_FORMAT,
+                "target": target.name,
+                "module": target.module,
+                "qualname": target.qualname,
+                "call_count": 0,
+                "bundles": [],
+            }
         return index
 
     @contextlib.contextmanager
@@ -183,33 +206,10 @@ class CaptureStorage:
             yield
 
     def redaction_key(self) -> bytes:
-        """The key that hashes redacted values: derived from the signing key, else per root.
-
-        Without a signing key, a random key is kept in `<root>/.redaction-key` (mode 0600),
-        so hashes of the same secret agree across runs on this store and mean nothing elsewhere.
-        """
+        """The key that hashes redacted values (see `snapy._keys.redaction_key`)."""
         if self._redaction_key is None:
-            if self.signing_key is not None:
-                self._redaction_key = hmac.new(
-                    self.signing_key, b"snapy redaction", hashlib.sha256).digest()
-            else:
-                self._redaction_key = self._root_key()
+            self._redaction_key = redaction_key(self.root, self.signing_key)
         return self._redaction_key
-
-    def _root_key(self) -> bytes:
-        make_dirs(self.root, self.root)
-        path = self.root / _KEY_FILE
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            key = path.read_bytes().strip()
-            if len(key) < 32:
-                raise CorruptFileError(path, "redaction key file is damaged; delete it") from None
-            return key
-        key = secrets.token_hex(32).encode("ascii")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key)
-        return key
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -274,9 +274,15 @@ class CaptureStorage:
             if exception is not None and not isinstance(exception, BaseException):
                 raise TypeError(f"stored exception is a {type(exception).__name__}")
             return Capture(
-                target=body["target"], arguments=arguments, kinds=dict(body.get("kinds", {})),
-                outcome=outcome, result=value if outcome == "result" else None,
-                exception=exception, key=body["key"], meta=dict(body.get("meta", {})), path=path,
+                target=body["target"],
+                arguments=arguments,
+                kinds=dict(body.get("kinds", {})),
+                outcome=outcome,
+                result=value if outcome == "result" else None,
+                exception=exception,
+                key=body["key"],
+                meta=dict(body.get("meta", {})),
+                path=path,
             )
         except SnapyError:
             raise
@@ -304,7 +310,7 @@ class CaptureStorage:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` (mode 0600) so that readers see the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

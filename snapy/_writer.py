@@ -15,7 +15,6 @@ import os
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import filelock
@@ -129,5 +128,13 @@ class Writer:
 
 writer = Writer()
 os.register_at_fork(after_in_child=writer._after_fork)
-_flush_at_exit: Callable[[], bool] = lambda: writer.flush(5.0)  # noqa: E731
+
+
+def _flush_at_exit() -> bool:
+    """Write what is queued, and tell what could not be written: no later call will."""
+    done = writer.flush(5.0)
+    writer.deliver()
+    return done
+
+
 atexit.register(_flush_at_exit)
