@@ -11,16 +11,23 @@ from ._errors import (
     CaptureSkippedWarning,
     ConfigError,
     CorruptFileError,
+    RecordingNotFoundError,
     SerializationError,
     SignatureMismatchError,
     SnapyError,
     SnapyWarning,
     StoreError,
+    TargetNotFoundError,
     UnsupportedFormatError,
 )
 from ._load import list_captures, load_capture
+from ._miss import NearestRecording
+from ._modes import Mode
+from ._patching import replaying
 from ._plain import PickledValue
+from ._recordings import RecordingStore, flush_recordings
 from ._redact import DEFAULT_PATTERNS, ArgumentFilter, Redacted
+from ._replay import Call, mock, recording_store
 from ._serializers import (
     BaseSerializer,
     DillSerializer,
@@ -37,6 +44,7 @@ __all__ = [
     "DEFAULT_PATTERNS",
     "ArgumentFilter",
     "BaseSerializer",
+    "Call",
     "Capture",
     "CaptureConfig",
     "CaptureNotFoundError",
@@ -46,8 +54,12 @@ __all__ = [
     "ConfigError",
     "CorruptFileError",
     "DillSerializer",
+    "Mode",
+    "NearestRecording",
     "PickleSerializer",
     "PickledValue",
+    "RecordingNotFoundError",
+    "RecordingStore",
     "Redacted",
     "SerializationError",
     "Serializer",
@@ -58,6 +70,7 @@ __all__ = [
     "StoreError",
     "Target",
     "TargetInfo",
+    "TargetNotFoundError",
     "UnsupportedFormatError",
     "__version__",
     "argument_key",
@@ -65,9 +78,13 @@ __all__ = [
     "capture_args",
     "configure",
     "flush_captures",
+    "flush_recordings",
     "get_settings",
     "list_captures",
     "load_capture",
+    "mock",
+    "recording_store",
     "refresh_settings",
     "register_serializer",
+    "replaying",
 ]

@@ -65,6 +65,46 @@ class CaptureNotFoundError(SnapyError, LookupError):
         super().__init__(f"no capture of {name!r} in {str(root)!r}; {what}; {hint}")
 
 
+class TargetNotFoundError(SnapyError, AttributeError):
+    """A dotted target to patch does not exist; `.nearest` lists names that do exist there."""
+
+    def __init__(self, target: str, where: str, missing: str, nearest: Sequence[str]) -> None:
+        self.target = target
+        self.nearest = list(nearest)
+        names = ", ".join(self.nearest) if self.nearest else "none"
+        super().__init__(
+            f"cannot patch {target!r}: {where} has no {missing!r}; names there, nearest first: "
+            f"{names}"
+        )
+
+
+class RecordingNotFoundError(SnapyError, AssertionError):
+    """A call has no recording to replay; the message says which kind of miss and the fix.
+
+    `.kind` is one of `no recordings`, `no match`, `exhausted`, `signature changed`,
+    `unreadable`; `.nearest` holds up to three `NearestRecording`s.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str,
+        test_id: str,
+        kind: str,
+        nearest: Sequence[object],
+        folder: Path,
+        command: str,
+    ) -> None:
+        self.target = target
+        self.test_id = test_id
+        self.kind = kind
+        self.nearest = list(nearest)
+        self.folder = folder
+        self.command = command
+        super().__init__(message)
+
+
 class CapturedException(SnapyError):
     """Stands in for a recorded exception whose type cannot be imported any more."""
 

@@ -150,10 +150,14 @@ def miss_error(
         lines.append("  nearest recordings, closest first (recorded -> this call):")
         for i, near in enumerate(found, 1):
             lines.append(f"    {i}. {near.path.name}")
-            shown = near.differences[:_MAX_LINES] or [
-                "same arguments as shown, but their canonical forms differ (e.g. 0.0 vs -0.0, "
-                "set vs frozenset, or a changed ignore_args/match_on)"
-            ]
+            if kind == "exhausted":
+                same = "same arguments; replayed already by earlier calls of this test"
+            else:
+                same = (
+                    "same arguments as shown, but their canonical forms differ (e.g. 0.0 vs "
+                    "-0.0, set vs frozenset, or a changed ignore_args/match_on)"
+                )
+            shown = near.differences[:_MAX_LINES] or [same]
             lines.extend(f"       {line}" for line in shown)
             if len(near.differences) > _MAX_LINES:
                 lines.append(f"       ... and {len(near.differences) - _MAX_LINES} more")

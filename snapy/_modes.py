@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from ._errors import ConfigError
 
@@ -22,7 +22,7 @@ _ALIASES = {
 }
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """What a generated mock does with a call.
 
     `replay` (default): recorded calls are replayed, any other call is an error.

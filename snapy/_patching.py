@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any, TypeVar
 
-from ._errors import TargetNotFoundError
+from ._errors import ConfigError, TargetNotFoundError
 from ._load import nearest
 from ._replay import mock
 
@@ -26,8 +27,10 @@ def resolve(target: str) -> tuple[Any, str, Any]:
     `TargetNotFoundError` listing the names that do exist there."""
     text = target.replace(":", ".")
     parts = text.split(".")
-    if len(parts) < 2:
-        raise TargetNotFoundError(target, "a target", target, ["use 'package.module.function'"])
+    if len(parts) < 2 or not all(parts):
+        raise ConfigError(
+            "target", target, "use 'package.module.function' or 'package.module:Class.method'"
+        )
     for i in range(len(parts) - 1, 0, -1):
         module_name = ".".join(parts[:i])
         try:
@@ -37,11 +40,12 @@ def resolve(target: str) -> tuple[Any, str, Any]:
                 raise  # the module exists but one of its own imports is missing
             continue
         where = f"module {module_name!r}"
-        for name in parts[i:-1]:
+        for j in range(i, len(parts) - 1):
+            name = parts[j]
             if not hasattr(owner, name):
                 raise TargetNotFoundError(target, where, name, nearest(name, _names(owner)))
             owner = getattr(owner, name)
-            where = f"{where[:-1]}.{name}'"
+            where = f"{_kind(owner)} {'.'.join(parts[: j + 1])!r}"
         attr = parts[-1]
         if isinstance(owner, type):
             try:
@@ -53,16 +57,24 @@ def resolve(target: str) -> tuple[Any, str, Any]:
         if raw is None:
             raise TargetNotFoundError(target, where, attr, nearest(attr, _names(owner)))
         return owner, attr, raw
-    raise TargetNotFoundError(
-        target, "the import path", parts[0], ["no module of this path can be imported"]
-    )
+    modules = [m.name for m in pkgutil.iter_modules()]
+    raise TargetNotFoundError(target, "sys.path", parts[0], nearest(parts[0], modules))
 
 
 def _names(owner: Any) -> list[str]:
-    return [n for n in dir(owner) if not n.startswith("__")]
+    names = {n for n in dir(owner) if not n.startswith("__")}
+    if isinstance(owner, ModuleType) and hasattr(owner, "__path__"):
+        names.update(m.name for m in pkgutil.iter_modules(owner.__path__))  # not imported yet
+    return sorted(names)
 
 
-class replaying:  # noqa: N801 - used like a function, as unittest.mock.patch is
+def _kind(owner: Any) -> str:
+    if isinstance(owner, type):
+        return "class"
+    return "module" if isinstance(owner, ModuleType) else "object"
+
+
+class replaying:  # lower case: used like a function, as unittest.mock.patch is
     """Patch `target` with a generated mock for the duration of a block, test or start/stop.
 
         with snapy.replaying("app.rates.fetch_rate", recordings=..., test_id=...) as fetch:
@@ -76,7 +88,7 @@ class replaying:  # noqa: N801 - used like a function, as unittest.mock.patch is
     def __init__(self, target: str, **options: Any) -> None:
         self.target = target
         self.options = options
-        self._saved: list[tuple[Any, str, Any, bool]] = []
+        self._saved: list[tuple[Any, str, Any, bool, Any]] = []
 
     def start(self) -> Any:
         owner, attr, raw = resolve(self.target)
@@ -90,17 +102,21 @@ class replaying:  # noqa: N801 - used like a function, as unittest.mock.patch is
                 )
             wrapper = mock(raw, **self.options)
             replacement = wrapper
-        had_own = not isinstance(owner, type) or attr in vars(owner)
-        self._saved.append((owner, attr, raw, had_own))
+        # A class or instance that inherits `attr` must lose the patch again, not keep a copy.
+        own = getattr(owner, "__dict__", None)
+        had_own = own is None or attr in own
+        self._saved.append((owner, attr, raw, had_own, wrapper))
         setattr(owner, attr, replacement)
         return wrapper
 
     def stop(self) -> None:
-        owner, attr, raw, had_own = self._saved.pop()
+        """Restore the original and write the index of what was recorded."""
+        owner, attr, raw, had_own, wrapper = self._saved.pop()
         if had_own:
             setattr(owner, attr, raw)
         else:
             delattr(owner, attr)
+        wrapper.__snapy_replayer__.store.flush()
 
     def __enter__(self) -> Any:
         return self.start()

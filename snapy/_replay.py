@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -24,11 +26,12 @@ from ._miss import miss_error
 from ._modes import Mode
 from ._plain import Encoder
 from ._recordings import Recording, RecordingSet, RecordingStore
-from ._redact import ArgumentFilter, Redactor
+from ._redact import ArgumentFilter, Redacted, Redactor
 from ._settings import get_settings
 from ._signature import CallShape, argument_key
 from ._wrapgen import GeneratedWrapper
 
+log = logging.getLogger("snapy")
 MatchOn = Iterable[str] | Callable[[dict[str, Any]], Any] | None
 _stores: dict[tuple[str, bytes | None], RecordingStore] = {}
 _stores_lock = threading.Lock()
@@ -64,8 +67,22 @@ def pytest_test_id() -> tuple[Path, str] | None:
         return None
     node = current.rsplit(" (", 1)[0]
     file, _, name = node.partition("::")
-    path = Path(file)
+    path = _test_file(file)
     return path.parent / "__recordings__", f"{path.stem}::{name.replace('::', '.')}"
+
+
+def _test_file(file: str) -> Path:
+    """The test file of a node id, which is relative to pytest's rootdir, not to the current
+    folder: they differ when pytest runs from a subfolder or a test changes folder."""
+    path = Path(file)
+    if path.is_file():
+        return path
+    suffix = os.sep + os.path.normpath(file)
+    for module in list(sys.modules.values()):
+        found = getattr(module, "__file__", None)
+        if isinstance(found, str) and found.endswith(suffix):
+            return Path(found)
+    return path
 
 
 class _Replayer:
@@ -98,7 +115,8 @@ class _Replayer:
             raise ConfigError(
                 "ignore_args",
                 ignored,
-                f"{unknown!r} not parameters of {self.target.name}{self.signature}",
+                f"{unknown!r} are not parameters of {self.target.name}{self.signature}; "
+                f"its parameters are {self.shape.names!r}",
             )
         self.leave_out = frozenset(ignored) | ({instance} if instance else set())
         self.match_on: Callable[[dict[str, Any]], Any] | None = None
@@ -111,7 +129,8 @@ class _Replayer:
                 raise ConfigError(
                     "match_on",
                     names,
-                    f"{unknown!r} not parameters of {self.target.name}{self.signature}",
+                    f"{unknown!r} are not parameters of {self.target.name}{self.signature}; "
+                    f"its parameters are {self.shape.names!r}",
                 )
             self.match_on = lambda arguments: {n: arguments.get(n) for n in names}
         self.repeat_last = repeat_last
@@ -150,6 +169,10 @@ class _Replayer:
         # counter read three times gets three recordings, replayed in order.
         with rset.lock:
             found, count = rset.take(key, self.repeat_last and self.mode is Mode.REPLAY)
+        if found is not None and found.error is not None:
+            if self.mode is Mode.REPLAY:
+                raise self._miss(rset, key, redacted, count, broken=found)
+            found = None  # `new` records the call again
         if found is None and self.mode is Mode.REPLAY:
             raise self._miss(rset, key, redacted, count)
         return redacted, key, found
@@ -183,6 +206,8 @@ class _Replayer:
         redactor = Redactor(self.filter, self.store.redaction_key())
         mutations = {}
         for name, node in before.items():
+            if isinstance(redacted.get(name), Redacted):
+                continue  # a secret argument: what the call put in it is a secret too
             if isinstance(bound.get(name), _MUTABLE) or hasattr(bound.get(name), "__dict__"):
                 after = encoder.encode(redactor.value(bound[name]))
                 if _json(after) != _json(node):
@@ -192,6 +217,7 @@ class _Replayer:
             "test": self.test_id,
             "key": key,
             "kinds": self.kinds,
+            "signature": self.signature,
             "arguments": before,
             "outcome": outcome,
             "value": encoder.encode(redactor.value(value)),
@@ -210,8 +236,14 @@ class _Replayer:
         encoder = Encoder(self.store.serializer)
         return {name: encoder.encode(value) for name, value in redacted.items()}
 
-    def _miss(self, rset: RecordingSet, key: str, call: dict[str, Any], count: int) -> Exception:
-        unreadable = [r for r in rset.unreadable if r.key == key]
+    def _miss(
+        self,
+        rset: RecordingSet,
+        key: str,
+        call: dict[str, Any],
+        count: int,
+        broken: Recording | None = None,
+    ) -> Exception:
         common: dict[str, Any] = {
             "target": self.target.name,
             "qualname": self.target.qualname,
@@ -219,10 +251,10 @@ class _Replayer:
             "call": call,
             "folder": rset.folder,
         }
-        if unreadable:
+        if broken is not None:
             return miss_error(
                 kind="unreadable",
-                reason=f"the recording of these arguments cannot be read: {unreadable[0].error}",
+                reason=f"the recording of these arguments cannot be read: {broken.error}",
                 candidates=[],
                 **common,
             )
@@ -292,7 +324,7 @@ def _sync_call(rp: _Replayer, bound: dict[str, Any]) -> Any:
         rp.record(key, redacted, before, bound, "exception", exc)
         raise
     rp.record(key, redacted, before, bound, "generator" if rp.generator else "result", result)
-    return iter(result) if rp.generator else result
+    return (item for item in result) if rp.generator else result
 
 
 async def _async_call(rp: _Replayer, bound: dict[str, Any]) -> Any:
@@ -308,6 +340,20 @@ async def _async_call(rp: _Replayer, bound: dict[str, Any]) -> Any:
         raise
     rp.record(key, redacted, before, bound, "result", result)
     return result
+
+
+_announced: set[tuple[Mode, str]] = set()
+
+
+def _announce(mode: Mode, source: str) -> None:
+    """Say once per process that this run records side effects, and why."""
+    if (mode, source) in _announced:
+        return
+    _announced.add((mode, source))
+    what = "every call" if mode is Mode.ALL else "calls that have no recording"
+    message = f"snapy: recording {what} (SIDE_EFFECT_CAPTURE={mode.value}, from {source})"
+    log.info(message)
+    print(message, file=sys.stderr)
 
 
 def mock(
@@ -352,7 +398,13 @@ def mock(
         if detected is None:
             raise SnapyError("snapy.mock() needs test_id= outside a pytest test")
         test_id = detected[1]
-    chosen = get_settings().side_effect_capture if mode is None else Mode.parse(mode)
+    if mode is None:
+        settings = get_settings()
+        chosen = settings.side_effect_capture
+        if chosen is not Mode.REPLAY:
+            _announce(chosen, settings.source_of("side_effect_capture"))
+    else:
+        chosen = Mode.parse(mode)
     if redact is None or isinstance(redact, ArgumentFilter):
         argument_filter = redact or ArgumentFilter()
     else:
@@ -367,6 +419,10 @@ def mock(
         on_exhausted == "repeat_last",
         argument_filter,
     )
+    if chosen is Mode.ALL:
+        # Forget the old recordings now, not at the first call: a test that no longer calls
+        # the target must not keep them.
+        rp.recordings()
     is_async = inspect.iscoroutinefunction(fn)
     generated = GeneratedWrapper(fn, rp, _async_call if is_async else _sync_call, is_async)
     generated.set_active(True)

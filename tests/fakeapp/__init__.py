@@ -1,0 +1,1 @@
+"""A small fake application whose side effects the replay tests record and replay."""
