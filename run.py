@@ -5,6 +5,7 @@
     python3 run.py test    the whole test suite (what CI runs)
     python3 run.py check   ruff and mypy strict on snapy/
     python3 run.py bench   the benchmarks under benchmarks/
+    python3 run.py tox     tox: the suite on Python 3.11, 3.12 and 3.13, lint and types
 
 Creates `.venv` on first use and installs snapy with its `dev` extra into it; later runs
 reinstall only when pyproject.toml changed.
@@ -47,7 +48,7 @@ def run(*args: str) -> int:
 def main(argv: list[str]) -> int:
     task = argv[0] if argv else "test"
     rest = argv[1:]
-    if task not in ("demo", "test", "check", "bench"):
+    if task not in ("demo", "test", "check", "bench", "tox"):
         print(__doc__)
         return 2
     ensure_env()
@@ -63,6 +64,12 @@ def main(argv: list[str]) -> int:
         return run("-m", "ruff", "check", "snapy", "tests", "benchmarks", "examples") or run(
             "-m", "mypy"
         )
+    if task == "tox":
+        # pyenv's shims do not let tox find 3.12 and 3.13; its version folders do.
+        found = sorted(Path.home().glob(".pyenv/versions/3.1[123].*/bin"))
+        path = os.pathsep.join([*map(str, found), os.environ.get("PATH", "")])
+        return subprocess.run([str(PYTHON), "-m", "tox", *rest], cwd=ROOT,
+                              env={**os.environ, "PATH": path}).returncode
     code = 0
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         code = run(str(script), *rest) or code
