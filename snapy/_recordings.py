@@ -162,7 +162,7 @@ class RecordingStore:
         serializer: Serializer | str | None = None,
         lock_timeout: float = 10.0,
     ) -> None:
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # writes happen later, maybe after a chdir
         self.signing_key = signing_key
         self.serializer = resolve_serializer(serializer)
         self.lock_timeout = lock_timeout

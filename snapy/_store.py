@@ -82,7 +82,7 @@ class CaptureStorage:
         compress_over: float = 256 * 1024,
         lock_timeout: float = 10.0,
     ) -> None:
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # writes happen later, maybe after a chdir
         self.retention = retention
         self.signing_key = signing_key
         self.serializer = resolve_serializer(serializer)

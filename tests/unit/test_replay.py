@@ -569,11 +569,12 @@ def test_under_pytest_the_test_is_detected(
     recorder = detect()
     recorder("EUR")
     folder = tmp_path / "tests" / "__recordings__" / "test_pay" / "TestPay.test_eur"
-    assert recorder.recordings_folder == Path(
-        "tests/__recordings__/test_pay/TestPay.test_eur/fakeapp.rates.fetch_rate"
-    )
+    assert recorder.recordings_folder == folder / "fakeapp.rates.fetch_rate"
     [path] = bundles(folder / "fakeapp.rates.fetch_rate")
     assert body(path)["test"] == "test_pay::TestPay.test_eur"
+    monkeypatch.chdir(tmp_path.parent)
+    snapy.flush_recordings()  # a later flush writes the index where the recordings are
+    assert (folder / "fakeapp.rates.fetch_rate" / "index.json").is_file()
 
 
 def test_under_pytest_from_another_folder_the_test_file_is_found(
