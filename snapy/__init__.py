@@ -38,11 +38,13 @@ from ._serializers import (
 from ._settings import Settings, configure, get_settings, refresh_settings
 from ._signature import argument_key
 from ._store import CaptureStorage, TargetInfo
+from ._testcase import AsyncSnapTestCase, SnapMixin, SnapTestCase, parametrize_captures
 from ._version import __version__
 
 __all__ = [
     "DEFAULT_PATTERNS",
     "ArgumentFilter",
+    "AsyncSnapTestCase",
     "BaseSerializer",
     "Call",
     "Capture",
@@ -65,6 +67,8 @@ __all__ = [
     "Serializer",
     "Settings",
     "SignatureMismatchError",
+    "SnapMixin",
+    "SnapTestCase",
     "SnapyError",
     "SnapyWarning",
     "StoreError",
@@ -83,6 +87,7 @@ __all__ = [
     "list_captures",
     "load_capture",
     "mock",
+    "parametrize_captures",
     "recording_store",
     "refresh_settings",
     "register_serializer",

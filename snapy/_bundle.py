@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._errors import SnapyError
 from ._paths import split_target
-from ._plain import render
+from ._plain import render, short_repr
+from ._redact import Redacted
 from ._signature import CallShape
 
 _P = inspect.Parameter
@@ -126,6 +128,66 @@ class Capture:
         else:  # another function with other parameter names: rebuild the call by position
             args, kwargs = CallShape.split(arguments, self.kinds)
         return fn(*args, **kwargs)
+
+    def outcome_of_replay(self, fn: Callable[..., Any] | None = None, /, **overrides: Any) -> Any:
+        """What replaying returns now, or `{"raised": type, "args": args}` when it raises:
+        a value to compare with a snapshot."""
+        try:
+            return self.replay(fn, **overrides)
+        except Exception as exc:
+            return {"raised": f"{type(exc).__module__}.{type(exc).__qualname__}", "args": exc.args}
+
+    def assert_replays(self, fn: Callable[..., Any] | None = None, /, **overrides: Any) -> Any:
+        """Replay and check the outcome is the captured one; returns the result.
+
+        The result must equal the captured result (parts stored redacted match anything), or
+        the raised exception must have the captured type and arguments.
+        """
+        __tracebackhide__ = True
+        if self.outcome not in ("result", "exception"):
+            raise SnapyError(
+                f"capture {self.key} of {self.target} stored only {self.outcome!r}, not a value "
+                "to compare; compare with a snapshot instead (snapshot=True)"
+            )
+        where = f"replaying capture {self.key} of {self.target}"
+        try:
+            result = self.replay(fn, **overrides)
+        except Exception as exc:
+            expected = self.exception
+            if expected is None:
+                raise AssertionError(
+                    f"{where} raised {exc!r}; the captured call returned {short_repr(self.result)}"
+                ) from exc
+            if type(exc) is not type(expected) or exc.args != expected.args:
+                raise AssertionError(
+                    f"{where} raised {exc!r}; the captured call raised {expected!r}"
+                ) from exc
+            return exc
+        if self.exception is not None:
+            raise AssertionError(
+                f"{where} returned {short_repr(result)}; the captured call raised "
+                f"{self.exception!r}"
+            )
+        if _masked(self.result, result) != self.result:
+            from ._miss import argument_differences
+
+            lines = argument_differences({"result": self.result}, {"result": result})
+            raise AssertionError(
+                f"{where} returned another result (captured -> now):\n  " + "\n  ".join(lines)
+            )
+        return result
+
+
+def _masked(expected: Any, actual: Any) -> Any:
+    """`actual` with the parts that `expected` holds redacted taken from `expected`."""
+    if isinstance(expected, Redacted):
+        return expected
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return {k: _masked(expected[k], v) if k in expected else v for k, v in actual.items()}
+    if isinstance(expected, list | tuple) and type(actual) is type(expected):
+        items = [_masked(e, a) for e, a in zip(expected, actual, strict=False)]
+        return type(actual)([*items, *actual[len(items) :]])
+    return actual
 
 
 def _undecorated(fn: Callable[..., Any]) -> Callable[..., Any]:

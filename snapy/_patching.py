@@ -88,7 +88,7 @@ class replaying:  # lower case: used like a function, as unittest.mock.patch is
     def __init__(self, target: str, **options: Any) -> None:
         self.target = target
         self.options = options
-        self._saved: list[tuple[Any, str, Any, bool, Any]] = []
+        self._saved: list[tuple[Any, str, Any, bool, Any, Any]] = []
 
     def start(self) -> Any:
         owner, attr, raw = resolve(self.target)
@@ -105,17 +105,27 @@ class replaying:  # lower case: used like a function, as unittest.mock.patch is
         # A class or instance that inherits `attr` must lose the patch again, not keep a copy.
         own = getattr(owner, "__dict__", None)
         had_own = own is None or attr in own
-        self._saved.append((owner, attr, raw, had_own, wrapper))
+        self._saved.append((owner, attr, raw, had_own, wrapper, replacement))
         setattr(owner, attr, replacement)
         return wrapper
 
-    def stop(self) -> None:
-        """Restore the original and write the index of what was recorded."""
-        owner, attr, raw, had_own, wrapper = self._saved.pop()
+    def pause(self) -> None:
+        """Put the original back for a moment (a snapshot write must see the real `open`)."""
+        owner, attr, raw, had_own, _, _ = self._saved[-1]
         if had_own:
             setattr(owner, attr, raw)
         else:
             delattr(owner, attr)
+
+    def resume(self) -> None:
+        """Install the mock again after `pause()`."""
+        owner, attr, _, _, _, replacement = self._saved[-1]
+        setattr(owner, attr, replacement)
+
+    def stop(self) -> None:
+        """Restore the original and write the index of what was recorded."""
+        self.pause()
+        wrapper = self._saved.pop()[4]
         wrapper.__snapy_replayer__.store.flush()
 
     def __enter__(self) -> Any:

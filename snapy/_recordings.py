@@ -35,9 +35,51 @@ from ._store import atomic_write
 INDEX = "index.json"
 SUFFIX = ".bundle"
 log = logging.getLogger("snapy")
+# Every recording this process replayed or recorded (for the unused-recordings report).
+_used: set[Path] = set()
+
 # Stores whose indexes are not written yet, held until flushed even when no mock is left.
 _dirty: set[RecordingStore] = set()
 _dirty_lock = threading.Lock()
+
+
+def used_recordings() -> set[Path]:
+    """The recording files this process replayed or recorded."""
+    return set(_used)
+
+
+def unused_recordings(root: Path, test_id: str, used: set[Path]) -> list[Path]:
+    """The recording files of test `test_id` under `root` that are not in `used`."""
+    test_folder = inside(root, *test_id.split("::", 1))
+    if not test_folder.is_dir():
+        return []
+    return sorted(path for path in test_folder.glob(f"*/*{SUFFIX}") if path.absolute() not in used)
+
+
+def prune_recordings(paths: list[Path], signing_key: bytes | None = None) -> None:
+    """Delete recording files and bring each folder's index in line (removed when empty)."""
+    by_folder: dict[Path, list[Path]] = {}
+    for path in paths:
+        by_folder.setdefault(path.parent, []).append(path)
+    for folder, files in by_folder.items():
+        with filelock.FileLock(folder / ".lock", timeout=10.0, mode=0o600):
+            for path in files:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            if any(p.name.endswith(SUFFIX) for p in folder.iterdir()):
+                store = RecordingStore(folder.parent.parent.parent, signing_key=signing_key)
+                store._write_index(store._read(folder))
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(folder / INDEX)
+        if not any(p.name != ".lock" for p in folder.iterdir()):
+            for leftover in folder.iterdir():
+                leftover.unlink()
+            folder.rmdir()
+            # the test's folder and its module's folder go too once nothing is left in them
+            for parent in (folder.parent, folder.parent.parent):
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
 
 
 def flush_recordings() -> None:
@@ -132,6 +174,7 @@ class RecordingSet:
         self.cursor[key] = position + 1
         if found[position].error is None:
             self.used.add(found[position].path.name)
+            _used.add(found[position].path)
         return found[position], len(found)
 
     def add(self, recording: Recording) -> None:
@@ -139,6 +182,7 @@ class RecordingSet:
         self.by_key.setdefault(recording.key, []).append(recording)
         self.cursor[recording.key] = len(self.by_key[recording.key])
         self.used.add(recording.path.name)
+        _used.add(recording.path)
 
     def clear(self) -> None:
         self._next = 0

@@ -35,6 +35,7 @@ ENV_NAMES: Mapping[str, str] = {
     "max_bytes": "SNAPY_MAX_BYTES",
     "signing_key": "SNAPY_SIGNING_KEY",
     "side_effect_capture": "SIDE_EFFECT_CAPTURE",
+    "snapshot_update": "SNAPSHOT_UPDATE",
 }
 
 
@@ -49,6 +50,7 @@ class Settings:
     max_bytes: float = 10 * 1024**2
     signing_key: bytes | None = field(default=None, repr=False)
     side_effect_capture: Mode = Mode.REPLAY
+    snapshot_update: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:
@@ -147,6 +149,7 @@ _PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
     "max_bytes": parse_size,
     "signing_key": parse_key,
     "side_effect_capture": lambda n, v: Mode.parse(v, n),
+    "snapshot_update": lambda n, v: v if isinstance(v, bool) else parse_bool(n, str(v)),
 }
 
 

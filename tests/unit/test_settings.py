@@ -125,6 +125,8 @@ ACCEPTED = [
     ("SNAPY_CAPTURE_ENABLED", "", "capture_enabled", False),
     ("SIDE_EFFECT_CAPTURE", "1", "side_effect_capture", Mode.NEW),
     ("SIDE_EFFECT_CAPTURE", "0", "side_effect_capture", Mode.REPLAY),
+    ("SNAPSHOT_UPDATE", "1", "snapshot_update", True),
+    ("SNAPSHOT_UPDATE", "no", "snapshot_update", False),
 ]
 
 
@@ -241,7 +243,7 @@ def test_configure_with_an_unknown_name_lists_the_valid_ones() -> None:
         configure(unknown=1)
     assert str(info.value) == (
         "unknown=1 is not valid: not a setting; valid settings: capture_enabled, capture_dir, "
-        "retention, sample_rate, max_bytes, signing_key, side_effect_capture"
+        "retention, sample_rate, max_bytes, signing_key, side_effect_capture, snapshot_update"
     )
 
 
