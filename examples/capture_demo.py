@@ -56,13 +56,15 @@ def run(folder: Path) -> int:
     try:
         declined.replay(request_id="req-3")
     except demo_shop.PaymentDeclined as exc:
-        print(f"   charge replayed: raised PaymentDeclined again: {exc.args == declined.exception.args}")
+        print(
+            f"   charge replayed: raised PaymentDeclined again: {exc.args == declined.exception.args}"
+        )
 
     leaked = [
         path
         for path in folder.rglob("*")
-        if path.is_file() and (SECRET.encode() in path.read_bytes() or CARD_TOKEN.encode()
-                               in path.read_bytes())
+        if path.is_file()
+        and (SECRET.encode() in path.read_bytes() or CARD_TOKEN.encode() in path.read_bytes())
     ]
     print(f"\n5. secrets written to disk: {len(leaked)} file(s)")
     ok = same == was and not leaked

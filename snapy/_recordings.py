@@ -329,6 +329,9 @@ class RecordingStore:
         with self._lock:
             sets = [rset for rset in self._sets.values() if rset.dirty]
         for rset in sets:
+            if not rset.folder.is_dir():  # deleted since (a finished temp dir): leave it gone
+                rset.dirty = False
+                continue
             with rset.lock, self._locked(rset.folder):
                 self._write_index(rset)
                 rset.dirty = False
