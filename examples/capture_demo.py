@@ -56,9 +56,8 @@ def run(folder: Path) -> int:
     try:
         declined.replay(request_id="req-3")
     except demo_shop.PaymentDeclined as exc:
-        print(
-            f"   charge replayed: raised PaymentDeclined again: {exc.args == declined.exception.args}"
-        )
+        again_same = exc.args == declined.exception.args
+        print(f"   charge replayed: raised PaymentDeclined again: {again_same}")
 
     leaked = [
         path
