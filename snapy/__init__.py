@@ -20,6 +20,7 @@ from ._errors import (
     TargetNotFoundError,
     UnsupportedFormatError,
 )
+from ._extension import SnapyValueExtension
 from ._load import list_captures, load_capture
 from ._miss import NearestRecording
 from ._modes import Mode
@@ -70,6 +71,7 @@ __all__ = [
     "SnapMixin",
     "SnapTestCase",
     "SnapyError",
+    "SnapyValueExtension",
     "SnapyWarning",
     "StoreError",
     "Target",
