@@ -51,6 +51,7 @@ _pid = os.getpid()
 _last_ns = 0
 _default_filter = ArgumentFilter()
 _wrappers: weakref.WeakSet[Any] = weakref.WeakSet()
+
 _stores: dict[tuple[Any, ...], CaptureStorage] = {}
 _stores_lock = threading.Lock()
 
@@ -133,7 +134,17 @@ class _Control:
         self.captured = itertools.count()
         self.exhausted = False
         self.warned: set[str] = set()
-        self.wrapper: GeneratedWrapper | None = None
+        # Weak: the control is reachable from the module's wrapper registry, and a strong
+        # reference would keep a dropped wrapper (and its registry entry) alive for good.
+        self._wrapper: weakref.ref[GeneratedWrapper] | None = None
+
+    @property
+    def wrapper(self) -> GeneratedWrapper | None:
+        return None if self._wrapper is None else self._wrapper()
+
+    @wrapper.setter
+    def wrapper(self, generated: GeneratedWrapper) -> None:
+        self._wrapper = weakref.ref(generated)
 
     # -- switching ---------------------------------------------------------------------------
 
@@ -153,9 +164,10 @@ class _Control:
         return int(math.log(1.0 - random.random()) / math.log(1.0 - rate))
 
     def apply(self, settings: Settings) -> None:
-        if self.wrapper is not None:
+        generated = self.wrapper
+        if generated is not None:
             active = self.should_run(settings)
-            self.wrapper.set_active(active, self.skip() if active else 0)
+            generated.set_active(active, self.skip() if active else 0)
 
     # -- capturing ---------------------------------------------------------------------------
 
@@ -170,8 +182,9 @@ class _Control:
         """Encode the arguments before the call; None when this call is not captured."""
         if self.config.quota is not None and next(self.captured) >= self.config.quota:
             self.exhausted = True
-            if self.wrapper is not None:
-                self.wrapper.set_active(False)
+            generated = self.wrapper
+            if generated is not None:
+                generated.set_active(False)
             log.debug(
                 "capture of %s stopped: quota of %d reached", self.target.name, self.config.quota
             )
@@ -448,6 +461,7 @@ def _decorate(fn: Any, config: CaptureConfig) -> Any:
     generated = GeneratedWrapper(fn, ctl, _on_call_async if is_async else _on_call, is_async)
     ctl.wrapper = generated
     wrapper = generated.function
+    wrapper.__snapy_generated__ = generated  # type: ignore[attr-defined]
     wrapper.__snapy_capture__ = ctl  # type: ignore[attr-defined]
     wrapper.__snapy_unwrapped__ = fn  # type: ignore[attr-defined]
     _wrappers.add(wrapper)

@@ -211,8 +211,11 @@ def test_lambda_and_unusual_names_compile() -> None:
     square = lambda x: x * x  # noqa: E731
     generated, _ = make(square)
     assert generated.function.__name__ == "<lambda>"
-    assert generated.function.__code__.co_name == "wrapper"
+    assert generated.function.__code__ is square.__code__  # off: the function's own code
     assert generated.function(3) == 9
+    generated.set_active(True)
+    assert generated.function.__code__.co_name == "<lambda>"
+    assert generated.function(3) == ("captured", {"x": 3})
 
     def named(x):
         return x + 1
@@ -247,3 +250,58 @@ def test_reserved_parameter_prefix_is_refused(snapy_settings: Any) -> None:
     with pytest.raises(ValueError) as info:
         snapy.capture(f)
     assert str(info.value) == "parameter '__snapy_fn' uses the prefix snapy reserves"
+
+
+def test_off_is_the_function_itself_and_on_keeps_its_closure() -> None:
+    offset = 10
+
+    def shifted(x):
+        return x + offset  # a free variable: the clone shares the function's closure
+
+    generated, recorder = make(shifted)
+    assert generated.function.__code__ is shifted.__code__
+    assert generated.function.__closure__ is shifted.__closure__
+    assert generated.function(1) == 11
+    generated.set_active(True)
+    assert generated.function(2) == ("captured", {"x": 2})
+    generated.set_active(False)
+    assert generated.function(3) == 13
+
+
+class Base:
+    def greet(self, name):
+        return f"hello {name}"
+
+
+class Child(Base):
+    def greet(self, name):  # super() gives the function a __class__ cell
+        return super().greet(name).upper()
+
+
+def test_a_method_using_super_works_on_and_off() -> None:
+    generated = GeneratedWrapper(
+        Child.greet, Ctl(), lambda ctl, bound: ctl.fn(**bound), is_async=False
+    )
+    generated.state.ctl.fn = Child.__dict__["greet"]
+    wrapper = generated.function
+    assert wrapper(Child(), "ana") == "HELLO ANA"
+    generated.set_active(True)
+    assert wrapper(Child(), "bo") == "HELLO BO"
+
+
+def test_a_dropped_wrapper_leaves_no_registry_entry() -> None:
+    import gc
+
+    registry = plain.__globals__.setdefault("__snapy_wrappers__", {})
+    before, names_before = set(registry), set(plain.__globals__)
+    generated, _ = make(plain)
+    new = set(registry) - before
+    [key] = new
+    assert set(plain.__globals__) - names_before == {
+        f"__snapy_{key}_skips__",
+        f"__snapy_{key}_fn__",
+    }
+    del generated
+    gc.collect()
+    assert not new & set(registry)
+    assert f"__snapy_{key}_fn__" not in plain.__globals__
