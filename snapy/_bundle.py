@@ -21,6 +21,11 @@ from ._signature import CallShape
 _P = inspect.Parameter
 
 
+def iso(time_ns: int) -> str:
+    """A UTC ISO-8601 time, to the microsecond, from nanoseconds since the epoch."""
+    return dt.datetime.fromtimestamp(time_ns / 1e9, dt.UTC).isoformat(timespec="microseconds")
+
+
 @dataclass(frozen=True)
 class Target:
     """A function by module and qualified name."""
@@ -59,10 +64,12 @@ class PendingBundle:
 
     def payload(self) -> bytes:
         head = {"target": self.target.name, "key": self.key, "kinds": self.kinds}
+        # The readable time is made here, on the writer's thread, not on the captured call.
+        meta = {"time_ns": self.time_ns, "time": iso(self.time_ns), **self.meta}
         text = (
             json.dumps(head, ensure_ascii=False)[:-1]
             + f', "arguments": {self.arguments_json}, "outcome": "{self.outcome}", '
-            f'"value": {self.value_json}, "meta": {json.dumps(self.meta, ensure_ascii=False)}}}'
+            f'"value": {self.value_json}, "meta": {json.dumps(meta, ensure_ascii=False)}}}'
         )
         return text.encode("utf-8", "surrogatepass")
 

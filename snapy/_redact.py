@@ -29,6 +29,7 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
 )
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _MAX_DEPTH = 32
+_SCALARS = frozenset({str, int, float, bool, bytes, type(None), complex})
 
 
 def _words(name: str) -> tuple[str, ...]:
@@ -132,19 +133,24 @@ class Redactor:
 
     def _walk(self, value: Any, depth: int, seen: set[int]) -> Any:
         kind = type(value)
-        if value is None or kind in (str, int, float, bool, bytes):
+        if kind in _SCALARS:
             return value
         if depth > _MAX_DEPTH or id(value) in seen:
             return value
         seen.add(id(value))
         try:
-            if isinstance(value, Mapping):
+            if kind is dict or isinstance(value, Mapping):
                 return self._mapping(value, depth, seen)
             if kind in (list, tuple, set, frozenset):
-                items = [self._walk(v, depth + 1, seen) for v in value]
-                if all(a is b for a, b in zip(items, value, strict=True)):
-                    return value
-                return kind(items)
+                # Scalars are checked inline: this runs on every captured call (a function
+                # call per item cost ~0.1 µs each).
+                changed = False
+                items = []
+                for item in value:
+                    new = item if type(item) in _SCALARS else self._walk(item, depth + 1, seen)
+                    changed = changed or new is not item
+                    items.append(new)
+                return kind(items) if changed else value
             if issubclass(kind, tuple) and hasattr(kind, "_fields"):  # a namedtuple
                 fields = value._asdict()
                 changed = self._mapping(fields, depth, seen)
@@ -168,7 +174,7 @@ class Redactor:
         for k, v in value.items():
             if isinstance(k, str) and self.filter.is_sensitive(k):
                 changed[k] = Redacted(self.digest(v))
-            else:
+            elif type(v) not in _SCALARS:
                 new = self._walk(v, depth + 1, seen)
                 if new is not v:
                     changed[k] = new

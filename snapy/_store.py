@@ -25,7 +25,7 @@ from typing import Any
 
 import filelock
 
-from ._bundle import Capture, PendingBundle, Target
+from ._bundle import Capture, PendingBundle, Target, iso
 from ._envelope import pack, unpack
 from ._errors import CorruptFileError, SnapyError, StoreError
 from ._keys import redaction_key
@@ -43,10 +43,6 @@ _TMP_PREFIX = ".tmp-"
 _TMP_SUFFIX = ".part"
 _INDEX_FORMAT = 1
 _PYTHON = platform.python_version()
-
-
-def iso(time_ns: int) -> str:
-    return dt.datetime.fromtimestamp(time_ns / 1e9, dt.UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -211,6 +207,55 @@ class CaptureStorage:
             self._redaction_key = redaction_key(self.root, self.signing_key)
         return self._redaction_key
 
+    # -- deleting --------------------------------------------------------------------------
+
+    def prune(self, target: Target, keep: int, *, dry_run: bool = False) -> list[Path]:
+        """Delete all but the newest `keep` bundles of `target`; returns the deleted paths.
+
+        Runs under the folder lock, like `write`, and rewrites the index from the files left
+        on disk. With `dry_run` nothing is touched (and no lock taken): the paths returned are
+        those that would go now. Raises `OSError` or `filelock.Timeout`.
+        """
+        if keep < 0:
+            raise ValueError(f"keep must be 0 or more, not {keep!r}")
+        return self._delete(target, keep, dry_run)
+
+    def clear(self, target: Target, *, dry_run: bool = False) -> list[Path]:
+        """Delete every bundle of `target` and its index; returns the deleted bundle paths.
+
+        The folder and its `.lock` stay: removing a lock file that another writer may be
+        waiting on would let two writers in at once.
+        """
+        return self._delete(target, None, dry_run)
+
+    def _delete(self, target: Target, keep: int | None, dry_run: bool) -> list[Path]:
+        folder = self.folder(target)
+        if not folder.is_dir():
+            return []
+        if dry_run:
+            names = sorted(p.name for p in folder.iterdir() if p.name.endswith(SUFFIX))
+            return [folder / name for name in _doomed(names, keep)]
+        with self._locked(folder):
+            index = self._index_for_update(folder, target)
+            here = [e.name for e in os.scandir(folder)]
+            names = sorted(name for name in here if name.endswith(SUFFIX))
+            doomed = _doomed(names, keep)
+            for name in [*doomed, *(n for n in here if _is_tmp(n))]:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(folder / name)
+            if keep is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(folder / INDEX)
+                return [folder / name for name in doomed]
+            kept = names[len(doomed) :]
+            entries = {e["file"]: e for e in index["bundles"] if e.get("file") in kept}
+            bundles = [entries.get(name) or self._orphan_entry(folder / name) for name in kept]
+            if bundles != index["bundles"] or not (folder / INDEX).is_file():
+                index["bundles"] = bundles
+                data = json.dumps(index, indent=1, ensure_ascii=False).encode()
+                atomic_write(folder / INDEX, data)
+        return [folder / name for name in doomed]
+
     # -- reading ---------------------------------------------------------------------------
 
     def targets(self) -> list[TargetInfo]:
@@ -306,6 +351,15 @@ class CaptureStorage:
         if not isinstance(value, dict):
             raise CorruptFileError(path, "index is not a JSON object")
         return value
+
+
+def _doomed(names: list[str], keep: int | None) -> list[str]:
+    """The oldest of `names` (sorted oldest first) beyond the newest `keep`; all if None."""
+    return names if keep is None else names[: max(len(names) - keep, 0)]
+
+
+def _is_tmp(name: str) -> bool:
+    return name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -68,7 +68,7 @@ def test_store_capture_writes_a_bundle_and_returns_its_path(
         "arguments": {"x": 1},
         "outcome": "result",
         "value": 10,
-        "meta": {"time_ns": T0 + 10**9},
+        "meta": {"time_ns": T0 + 10**9, "time": "2023-11-14T22:13:21.000000+00:00"},
     }
     capture = storage.load(path)
     assert (capture.arguments, capture.result, capture.key) == ({"x": 1}, 10, f"{1:032x}")
