@@ -146,11 +146,20 @@ def _state(value: Any) -> Any:
     return _ADDRESS.sub("", repr(value))
 
 
+def signature_of(fn: Callable[..., Any]) -> inspect.Signature:
+    """`fn`'s signature; `(*args, **kwargs)` for a built-in that declares none (`time.time`
+    on 3.11)."""
+    try:
+        return inspect.signature(fn)
+    except ValueError:
+        return inspect.Signature([_P("args", _P.VAR_POSITIONAL), _P("kwargs", _P.VAR_KEYWORD)])
+
+
 class CallShape:
     """How a function takes its arguments: binds calls and rebuilds `(args, kwargs)`."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
-        self.signature = inspect.signature(fn)
+        self.signature = signature_of(fn)
         params = list(self.signature.parameters.values())
         self.names = [p.name for p in params]
         self.positional = [

@@ -23,6 +23,8 @@ from keyword import iskeyword
 from types import CodeType, FunctionType
 from typing import Any
 
+from ._signature import signature_of
+
 _P = inspect.Parameter
 _PREFIX = "__snapy_"
 _REGISTRY = "__snapy_wrappers__"
@@ -88,6 +90,14 @@ def {p}factory():
 """
 
 
+_PASSTHROUGH = """
+def {p}factory():
+    def {name}({params}):
+        return {fn}({call})
+    return {name}
+"""
+
+
 class _State:
     """What the capturing body reads on each call, from the module's registry."""
 
@@ -107,6 +117,28 @@ def _skips(count: int) -> Iterable[None]:
     return itertools.repeat(None, count) if count else ()
 
 
+def _compile(source: str, qualname: str) -> FunctionType:
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<snapy wrapper of {qualname}>", "exec"), namespace)
+    made: FunctionType = namespace[f"{_PREFIX}factory"]()
+    return made
+
+
+def _defaults(sig: inspect.Signature) -> tuple[tuple[Any, ...] | None, dict[str, Any] | None]:
+    """`__defaults__` and `__kwdefaults__` that give a generated function `sig`'s defaults."""
+    positional = tuple(
+        p.default
+        for p in sig.parameters.values()
+        if p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD) and p.default is not _P.empty
+    )
+    keyword = {
+        p.name: p.default
+        for p in sig.parameters.values()
+        if p.kind is _P.KEYWORD_ONLY and p.default is not _P.empty
+    }
+    return positional or None, keyword or None
+
+
 def _forget(
     namespace: dict[str, Any], registry: dict[int, _State], key: int, names: tuple[str, ...]
 ) -> None:
@@ -116,24 +148,38 @@ def _forget(
 
 
 class GeneratedWrapper:
-    """The wrapper function for `fn` plus the means to switch it on and off."""
+    """The wrapper function for `fn` plus the means to switch it on and off.
+
+    For a plain Python function the wrapper is a clone running the function's own code, so
+    switched off it costs nothing. A generator function (3.13 deprecates swapping a generator's
+    code for a plain function's) and a callable without Python code (`open`, `time.time`) get a
+    generated passthrough as their off code instead: one Python frame more, only for them.
+    """
 
     def __init__(
         self, fn: Callable[..., Any], ctl: Any, on_call: Callable[..., Any], is_async: bool
     ) -> None:
-        code: CodeType = fn.__code__
-        params, call, bound, _ = _parameters(inspect.signature(fn))
-        name = fn.__name__
-        if not name.isidentifier() or iskeyword(name) or name.startswith(_PREFIX):
-            name = "wrapper"  # `<lambda>`, or a name that would not compile or would clash
-        cells = [f"{_PREFIX}v{i}" for i in range(len(code.co_freevars))]
+        sig = signature_of(fn)
+        params, call, bound, _ = _parameters(sig)
+        name = getattr(fn, "__name__", type(fn).__name__)
+        qualname = getattr(fn, "__qualname__", name)
+        ident = name
+        if not ident.isidentifier() or iskeyword(ident) or ident.startswith(_PREFIX):
+            ident = "wrapper"  # `<lambda>`, or a name that would not compile or would clash
+        own: CodeType | None = getattr(fn, "__code__", None)
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            own = None
+        closure = fn.__closure__ if own is not None else None
+        # A built-in has no module globals: its wrapper gets a namespace of its own.
+        namespace: dict[str, Any] = getattr(fn, "__globals__", None) or {}
         key = next(_keys)
         self._names = (f"{_PREFIX}{key}_skips__", f"{_PREFIX}{key}_fn__")
+        cells = [f"{_PREFIX}v{i}" for i in range(len(closure or ()))]
         source = _TEMPLATE.format(
             p=_PREFIX,
             skips=self._names[0],
             fn=self._names[1],
-            name=name,
+            name=ident,
             params=params,
             call=call,
             bound=bound,
@@ -144,35 +190,37 @@ class GeneratedWrapper:
             freevars_init=" = ".join([*cells, "None"]) if cells else "pass",
             freevars=", ".join([*cells, ""]),
         )
-        namespace: dict[str, Any] = {}
-        exec(compile(source, f"<snapy wrapper of {fn.__qualname__}>", "exec"), namespace)
-        body: FunctionType = namespace[f"{_PREFIX}factory"]()
-        if len(body.__code__.co_freevars) != len(code.co_freevars):
+        body = _compile(source, qualname)
+        if len(body.__code__.co_freevars) != len(cells):
             raise AssertionError("the generated body does not match the function's closure")
-        clone = FunctionType(
-            code,
-            fn.__globals__,
-            fn.__name__,
-            fn.__defaults__,
-            fn.__closure__,
-        )
-        clone.__kwdefaults__ = dict(fn.__kwdefaults__) if fn.__kwdefaults__ else None
+        if own is not None:
+            code = own
+            defaults = fn.__defaults__
+            kwdefaults = fn.__kwdefaults__
+        else:
+            off = _PASSTHROUGH.format(
+                p=_PREFIX, name=ident, params=params, call=call, fn=self._names[1]
+            )
+            code = _compile(off, qualname).__code__.replace(co_qualname=qualname)
+            defaults, kwdefaults = _defaults(sig)
+        clone = FunctionType(code, namespace, name, defaults, closure)
+        clone.__kwdefaults__ = dict(kwdefaults) if kwdefaults else None
         functools.update_wrapper(clone, fn)
         self.state = _State(fn, ctl, on_call)
-        self._globals: dict[str, Any] = fn.__globals__
-        registry: dict[int, _State] = self._globals.setdefault(_REGISTRY, {})
+        self._globals = namespace
+        registry: dict[int, _State] = namespace.setdefault(_REGISTRY, {})
         registry[key] = self.state
         # The skip countdown and the function are module globals of their own: the fastest
         # lookups a swapped-in body can make (a skipped call at 2.3x a bare call, against 3.0x
         # through the registry dict and 3.4x through a keyword-only default; 3.11 to 3.13).
-        self._globals[self._names[0]] = ()
-        self._globals[self._names[1]] = fn
+        namespace[self._names[0]] = ()
+        namespace[self._names[1]] = fn
         # Nothing reachable from the module may keep a dropped wrapper alive: the state holds
         # no reference to the clone, and its entries go with it.
-        weakref.finalize(clone, _forget, self._globals, registry, key, self._names)
+        weakref.finalize(clone, _forget, namespace, registry, key, self._names)
         self.function: FunctionType = clone
-        self._off = code
-        self._on = body.__code__.replace(co_name=code.co_name, co_qualname=code.co_qualname)
+        self._off = clone.__code__
+        self._on = body.__code__.replace(co_name=self._off.co_name, co_qualname=qualname)
 
     @property
     def active(self) -> bool:

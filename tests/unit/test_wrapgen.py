@@ -258,7 +258,7 @@ def test_off_is_the_function_itself_and_on_keeps_its_closure() -> None:
     def shifted(x):
         return x + offset  # a free variable: the clone shares the function's closure
 
-    generated, recorder = make(shifted)
+    generated, _recorder = make(shifted)
     assert generated.function.__code__ is shifted.__code__
     assert generated.function.__closure__ is shifted.__closure__
     assert generated.function(1) == 11
@@ -305,3 +305,37 @@ def test_a_dropped_wrapper_leaves_no_registry_entry() -> None:
     gc.collect()
     assert not new & set(registry)
     assert f"__snapy_{key}_fn__" not in plain.__globals__
+
+
+def test_a_builtin_gets_a_passthrough_with_its_signature() -> None:
+    generated, _recorder = make(divmod)
+    wrapper = generated.function
+    assert inspect.signature(wrapper) == inspect.signature(divmod)
+    assert wrapper(7, 2) == (3, 1)
+    generated.set_active(True)
+    assert wrapper(7, 2) == ("captured", {"x": 7, "y": 2})
+
+
+def test_a_builtin_without_a_signature_takes_any_arguments() -> None:
+    import time
+
+    try:  # declares no signature on 3.11 and 3.12, `()` on 3.13
+        inspect.signature(time.time)
+        bound: dict[str, Any] = {}
+    except ValueError:
+        bound = {"args": (), "kwargs": {}}
+    generated, _recorder = make(time.time)
+    assert isinstance(generated.function(), float)
+    generated.set_active(True)
+    assert generated.function() == ("captured", bound)
+
+
+def test_a_generator_function_is_swapped_without_a_deprecation_warning() -> None:
+    def numbers(n):
+        yield from range(n)
+
+    generated, _recorder = make(numbers)
+    assert list(generated.function(3)) == [0, 1, 2]
+    generated.set_active(True)  # 3.13 warns when a generator's code is swapped for a plain one
+    generated.set_active(False)
+    assert list(generated.function(2)) == [0, 1]
