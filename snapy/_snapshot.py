@@ -9,15 +9,40 @@ the test, as syrupy's does), so a file written by either runner passes in the ot
 from __future__ import annotations
 
 import difflib
+import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any, Protocol
 
 from syrupy.data import Snapshot, SnapshotCollection
+from syrupy.exceptions import TaintedSnapshotError
 from syrupy.extensions.amber import AmberDataSerializer
 
 from ._settings import get_settings
 
 SNAPSHOT_DIR = "__snapshots__"
+log = logging.getLogger("snapy")
+_announced = False
+
+
+def _announce_update() -> None:
+    """Say once per process that snapshots are being written, and why (pytest has a header)."""
+    global _announced
+    if _announced:
+        return
+    _announced = True
+    source = get_settings().source_of("snapshot_update")
+    message = f"snapy: updating snapshots (SNAPSHOT_UPDATE, from {source})"
+    log.info(message)
+    print(message, file=sys.stderr)
+
+
+def _tainted_message(where: str, update: str) -> str:
+    return (
+        f"{where} was written by another version of the amber format (this syrupy writes "
+        f"version {AmberDataSerializer.VERSION}); run with {update} to regenerate it"
+    )
 
 
 def update_requested() -> bool:
@@ -37,6 +62,8 @@ class AmberFileBackend:
         self.test_name = test_name
         self.update = update
         self.executions = 0
+        if update:
+            _announce_update()
 
     def entry_name(self, name: str | None) -> str:
         index: str | int = name if name else self.executions
@@ -61,6 +88,9 @@ class AmberFileBackend:
                 f"snapshot {entry!r} does not exist in {str(self.location)!r}; run with "
                 "SNAPSHOT_UPDATE=1 to write it"
             )
+        if _tainted(collection):
+            where = f"snapshot {entry!r} in {str(self.location)!r}"
+            raise AssertionError(_tainted_message(where, "SNAPSHOT_UPDATE=1"))
         raise AssertionError(
             f"value does not match snapshot {entry!r} in {str(self.location)!r} "
             "(- snapshot, + value; SNAPSHOT_UPDATE=1 updates it):\n"
@@ -81,7 +111,15 @@ class AmberFileBackend:
         order = {s.name: i for i, s in enumerate(collection)}
         order.setdefault(entry, len(order))
         collection.add(Snapshot(name=entry, data=data))
-        AmberDataSerializer.write_file(collection, name_order=order, file_lock=True)
+        # A temporary file and a rename, so a reader never sees half a file; not syrupy's file
+        # lock, whose `.ambr.lock` only a pytest session removes (here it stayed behind).
+        temporary = SnapshotCollection(location=f"{self.location}.{os.getpid()}.tmp")
+        temporary.merge(collection)
+        try:
+            AmberDataSerializer.write_file(temporary, name_order=order, file_lock=False)
+            os.replace(temporary.location, self.location)
+        finally:
+            Path(temporary.location).unlink(missing_ok=True)
 
 
 def _tainted(collection: SnapshotCollection | None) -> bool:
@@ -106,9 +144,13 @@ class SyrupyBackend:
         if assertion == value:
             return
         result = assertion.executions[assertion.num_executions - 1]
+        where = f"snapshot {result.snapshot_name!r} in {str(result.snapshot_location)!r}"
+        if isinstance(result.exception, TaintedSnapshotError):  # syrupy's has no message
+            raise AssertionError(
+                _tainted_message(where, "--snapshot-update (or SNAPSHOT_UPDATE=1)")
+            ) from None
         if result.exception is not None:
             raise result.exception
-        where = f"snapshot {result.snapshot_name!r} in {str(result.snapshot_location)!r}"
         if result.recalled_data is None:
             raise AssertionError(
                 f"{where} does not exist; run with --snapshot-update (or SNAPSHOT_UPDATE=1) to "

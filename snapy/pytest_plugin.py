@@ -5,8 +5,9 @@
 - `--snapy-record={replay,new,all}` (wins over `SIDE_EFFECT_CAPTURE`) and
   `--snapy-unused={report,prune,fail}`; `SNAPSHOT_UPDATE=1` turns on syrupy's update;
 - `SnapTestCase` tests get syrupy's `snapshot` fixture for `assertMatchSnapshot`;
-- at the end, recordings of the tests that ran but were not used are listed (and deleted with
-  `prune` or in mode `all`), merged across pytest-xdist workers; the controller alone deletes.
+- at the end, recordings of the tests that ran and passed but were not used are listed (and
+  deleted with `prune` or in mode `all`), merged across pytest-xdist workers; the controller
+  alone deletes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from ._errors import ConfigError
 from ._modes import Mode
 from ._patching import replaying
 from ._recordings import (
@@ -43,6 +45,7 @@ class _State:
 
 
 _STATE = pytest.StashKey[_State]()
+_PASSED = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,15 +77,20 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _State()
     config.stash[_STATE] = state
     option = config.getoption("snapy_record", None)
-    if option is not None:
-        configure(side_effect_capture=option)
-        state.mode_source = "--snapy-record"
-    else:
-        state.mode_source = get_settings().source_of("side_effect_capture")
-    settings = get_settings()
-    if settings.snapshot_update and hasattr(config.option, "update_snapshots"):
+    try:
+        if option is not None:
+            configure(side_effect_capture=option)
+            state.mode_source = "--snapy-record"
+        else:
+            state.mode_source = get_settings().source_of("side_effect_capture")
+        settings = get_settings()
+    except ConfigError as exc:  # a wrong SIDE_EFFECT_CAPTURE: a usage error, not a crash
+        raise pytest.UsageError(str(exc)) from None
+    if getattr(config.option, "update_snapshots", False):
+        state.update_source = "--snapshot-update"
+    elif settings.snapshot_update and hasattr(config.option, "update_snapshots"):
         config.option.update_snapshots = True
-        state.update_source = settings.source_of("snapshot_update")
+        state.update_source = f"SNAPSHOT_UPDATE, from {settings.source_of('snapshot_update')}"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -96,7 +104,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     elif mode is Mode.ALL:
         lines.append(f"snapy: re-recording every call (mode all, from {state.mode_source})")
     if state.update_source is not None:
-        lines.append(f"snapy: updating snapshots (SNAPSHOT_UPDATE, from {state.update_source})")
+        lines.append(f"snapy: updating snapshots ({state.update_source})")
     return lines
 
 
@@ -144,6 +152,14 @@ def side_effects(request: pytest.FixtureRequest) -> Iterator[SideEffects]:
         effects.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_PASSED] = report.passed
+    return report
+
+
 @pytest.fixture(autouse=True)
 def _snapy_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """Marker patches, syrupy for SnapTestCase, and which tests ran (for unused recordings)."""
@@ -159,8 +175,11 @@ def _snapy_test(request: pytest.FixtureRequest) -> Iterator[None]:
         if snapshot is not None:
             instance._snapy_backend = SyrupyBackend(snapshot)
     yield
-    folder, test_id = _test_identity(item)
-    request.config.stash[_STATE].ran.add((str(folder.absolute()), test_id))
+    # A test that failed or skipped may not have made all its calls: its recordings are
+    # neither reported nor pruned as unused.
+    if item.stash.get(_PASSED, False):
+        folder, test_id = _test_identity(item)
+        request.config.stash[_STATE].ran.add((str(folder.absolute()), test_id))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -214,3 +233,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(
             "delete them with --snapy-unused=prune (or re-record with SIDE_EFFECT_CAPTURE=all)"
         )
+    if config.getoption("snapy_unused") == "fail":
+        terminalreporter.write_line("the run fails because of them (--snapy-unused=fail)")

@@ -10,6 +10,8 @@ import pytest
 
 import snapy
 
+pytest_plugins = ["pytester"]
+
 SettingsFactory = Callable[..., snapy.Settings]
 
 
