@@ -30,7 +30,7 @@ from ._keys import redaction_key
 from ._paths import inside, make_dirs
 from ._plain import Decoder, render
 from ._serializers import Serializer, resolve_serializer, serializer_named
-from ._store import atomic_write
+from ._store import atomic_write, index_text
 
 INDEX = "index.json"
 SUFFIX = ".bundle"
@@ -349,28 +349,23 @@ class RecordingStore:
                     if rec.body:
                         recordings.append(rec)
         body = next((r.body for r in recordings), {})
-        head = {
+        index = {
             "snapy_recordings": 1,
             "target": body.get("target"),
             "test": body.get("test"),
             "signature": rset.signature,
-        }
-        calls = [
-            json.dumps(
+            "calls": [
                 {
                     "file": r.path.name,
                     "order": r.order,
                     "key": r.key,
                     "outcome": r.body.get("outcome"),
                     "summary": r.summary(),
-                },
-                ensure_ascii=False,
-            )
-            for r in sorted(recordings, key=lambda r: r.order)
-        ]
-        text = json.dumps(head, ensure_ascii=False)[:-1] + ',\n "calls": ['
-        text += ",".join(f"\n  {line}" for line in calls) + ("\n ]}\n" if calls else "]}\n")
-        atomic_write(rset.folder / INDEX, text.encode("utf-8", "surrogatepass"))
+                }
+                for r in sorted(recordings, key=lambda r: r.order)
+            ],
+        }
+        atomic_write(rset.folder / INDEX, index_text(index, "calls"))
 
     def unused(self) -> list[Path]:
         """Recordings of the tests this store served that no call used in this run."""
