@@ -110,12 +110,14 @@ def nearest(
     return [item[2] for item in scored[:n]]
 
 
-def record_command(test_id: str, value: str = "1") -> str:
+def record_command(test_id: str, value: str = "1", rerun: str | None = None) -> str:
     """The command that re-runs this test with recording on."""
     current = os.environ.get("PYTEST_CURRENT_TEST")
     if current:
         node = current.rsplit(" (", 1)[0]
         return f"SIDE_EFFECT_CAPTURE={value} python -m pytest {shlex.quote(node)}"
+    if rerun:
+        return f"SIDE_EFFECT_CAPTURE={value} {rerun}"
     if "::" not in test_id and "/" not in test_id and "." in test_id:
         return f"SIDE_EFFECT_CAPTURE={value} python -m unittest {test_id}"
     return f"SIDE_EFFECT_CAPTURE={value} <the command that runs {test_id}>"
@@ -137,10 +139,11 @@ def miss_error(
     candidates: Sequence[Recording],
     folder: Path,
     command_value: str = "1",
+    rerun: str | None = None,
 ) -> RecordingNotFoundError:
     """A `RecordingNotFoundError` whose message a reader can act on without the docs."""
     found = nearest(candidates, call)
-    command = record_command(test_id, command_value)
+    command = record_command(test_id, command_value, rerun)
     lines = [
         f"no recording to replay for this call of {target} in test {test_id!r}",
         f"  call:  {call_text(qualname, call)}",

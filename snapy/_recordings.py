@@ -220,6 +220,20 @@ class RecordingStore:
     def folder(self, test_id: str, target: Target) -> Path:
         return inside(self.root, *test_id.split("::", 1), target.name)
 
+    def start_test(self, test_id: str) -> None:
+        """A new run of `test_id` begins: its recordings replay from the first one again.
+
+        Recordings are read once per process; without this, a test run twice in one process
+        (a rerun plugin, a suite run twice) would go on where its previous run stopped.
+        """
+        test_folder = inside(self.root, *test_id.split("::", 1))
+        with self._lock:
+            sets = [rset for folder, rset in self._sets.items() if folder.parent == test_folder]
+        for rset in sets:
+            with rset.lock:
+                rset.cursor.clear()
+                rset.reset_done = False
+
     def redaction_key(self) -> bytes:
         if self._key is None:
             self._key = redaction_key(self.root, self.signing_key)

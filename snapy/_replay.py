@@ -98,8 +98,10 @@ class _Replayer:
         match_on: MatchOn,
         repeat_last: bool,
         redact: ArgumentFilter,
+        rerun: str | None = None,
     ) -> None:
         self.fn = fn
+        self.rerun = rerun
         self.store = store
         self.test_id = test_id
         self.mode = mode
@@ -250,6 +252,7 @@ class _Replayer:
             "test_id": self.test_id,
             "call": call,
             "folder": rset.folder,
+            "rerun": self.rerun,
         }
         if broken is not None:
             return miss_error(
@@ -366,6 +369,7 @@ def mock(
     match_on: MatchOn = None,
     on_exhausted: Literal["repeat_last", "error"] = "repeat_last",
     redact: Iterable[str] | ArgumentFilter | None = None,
+    rerun: str | None = None,
 ) -> Any:
     """A `<fn name>_mock` wrapper that replays `fn`'s recorded calls for one test.
 
@@ -374,8 +378,9 @@ def mock(
     `SIDE_EFFECT_CAPTURE`. `ignore_args` leaves arguments out of the key and the files;
     `match_on` picks the arguments that decide a match (names, or a function of the redacted
     arguments). After a key's recordings are used up, `on_exhausted="repeat_last"` replays the
-    last one again and `"error"` raises. The wrapper has `fn`'s signature, `__wrapped__ = fn`
-    and `.calls`.
+    last one again and `"error"` raises. `rerun` is the command that runs this test, shown in
+    a miss report with `SIDE_EFFECT_CAPTURE=1` in front (under pytest the running test's node id
+    is used). The wrapper has `fn`'s signature, `__wrapped__ = fn` and `.calls`.
     """
     if on_exhausted not in ("repeat_last", "error"):
         raise ConfigError("on_exhausted", on_exhausted, "use 'repeat_last' or 'error'")
@@ -418,6 +423,7 @@ def mock(
         match_on,
         on_exhausted == "repeat_last",
         argument_filter,
+        rerun,
     )
     if chosen is Mode.ALL:
         # Forget the old recordings now, not at the first call: a test that no longer calls

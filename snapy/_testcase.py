@@ -46,8 +46,12 @@ class SnapMixin:
     # -- names a subclass may change -------------------------------------------------------
 
     def snapy_test_file(self) -> Path:
-        """The file that defines this test class."""
-        return Path(inspect.getfile(type(self))).resolve()
+        """The file that defines this test class (for a class defined in `python -c` or an
+        interactive session, `<module>.py` in the current folder)."""
+        try:
+            return Path(inspect.getfile(type(self))).resolve()
+        except (OSError, TypeError):
+            return Path.cwd() / f"{type(self).__module__}.py"
 
     def snapy_recordings_dir(self) -> Path:
         """Where this test's recordings live: `__recordings__` next to the test file."""
@@ -62,6 +66,7 @@ class SnapMixin:
 
     def setUp(self) -> None:
         super().setUp()  # type: ignore[misc]
+        recording_store(self.snapy_recordings_dir()).start_test(self.snapy_test_id())
         self._snapy_patches = []
         for item in type(self).side_effects:
             target, options = _split(item)
@@ -71,6 +76,11 @@ class SnapMixin:
         """Patch `target` with recorded responses for the rest of this test; returns the mock."""
         options.setdefault("recordings", recording_store(self.snapy_recordings_dir()))
         options.setdefault("test_id", self.snapy_test_id())
+        method = getattr(self, "_testMethodName", "test")
+        options.setdefault(
+            "rerun",
+            f"python -m unittest {type(self).__module__}.{type(self).__qualname__}.{method}",
+        )
         patch = replaying(target, **options)
         wrapper = patch.start()
         self._snapy_patches.append(patch)

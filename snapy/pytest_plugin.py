@@ -164,6 +164,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def _snapy_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """Marker patches, syrupy for SnapTestCase, and which tests ran (for unused recordings)."""
     item = request.node
+    folder, test_id = _test_identity(item)
+    recording_store(folder).start_test(test_id)
     if item.get_closest_marker("side_effects") is not None:
         request.getfixturevalue("side_effects")
     instance = request.instance
@@ -178,7 +180,6 @@ def _snapy_test(request: pytest.FixtureRequest) -> Iterator[None]:
     # A test that failed or skipped may not have made all its calls: its recordings are
     # neither reported nor pruned as unused.
     if item.stash.get(_PASSED, False):
-        folder, test_id = _test_identity(item)
         request.config.stash[_STATE].ran.add((str(folder.absolute()), test_id))
 
 

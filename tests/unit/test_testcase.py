@@ -124,6 +124,46 @@ def test_a_call_without_a_recording_fails_the_test(
     assert app.REAL_CALLS["fetch_rate"] == 0
 
 
+def test_a_test_run_twice_in_one_process_replays_from_its_first_recording(
+    snapy_settings: SettingsFactory, app: Any, tmp_path: Path
+) -> None:
+    class TestClock(snapy.SnapTestCase):
+        side_effects = ["fakeapp.rates.tick"]  # noqa: RUF012 (the documented form)
+
+        def snapy_test_file(self) -> Path:
+            return tmp_path / "test_clock.py"
+
+        def test_ticks(self) -> None:
+            self.assertEqual([app.tick(), app.tick()], [1, 2])
+
+    snapy_settings(SIDE_EFFECT_CAPTURE="1")
+    assert passed(run(TestClock), 1)
+    snapy_settings()
+    # Same process, same store: the second and third runs start from the first recording
+    # again, not where the previous run stopped (which gave [2, 2]).
+    assert passed(run(TestClock), 1)
+    assert passed(run(TestClock), 1)
+    assert app.REAL_CALLS["tick"] == 2
+
+
+def test_a_miss_under_unittest_prints_the_command_that_records_it(
+    app: Any, billing: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class TestInvoices(snapy.SnapTestCase):
+        side_effects = ("fakeapp.billing.fetch_rate",)
+
+        def snapy_recordings_dir(self) -> Path:
+            return tmp_path / "recordings"
+
+        def test_eur(self) -> None:
+            billing.invoice_total("EUR", [1.0])
+
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # as under python -m unittest
+    result = run(TestInvoices)
+    expected = f"SIDE_EFFECT_CAPTURE=1 python -m unittest {__name__}.{TestInvoices.__qualname__}"
+    assert f"  to record it: {expected}.test_eur" in report(result)
+
+
 def test_side_effects_take_the_options_of_replaying(
     snapy_settings: SettingsFactory, app: Any, tmp_path: Path
 ) -> None:
