@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,23 @@ import snapy
 pytest_plugins = ["pytester"]
 
 SettingsFactory = Callable[..., snapy.Settings]
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The `fakeapp.rates` module (tests/fakeapp) with its counters and clock reset."""
+    monkeypatch.syspath_prepend(str(TESTS))
+    from fakeapp import rates
+
+    rates.reset()
+    return rates
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A fresh recordings folder."""
+    return tmp_path / "__recordings__"
 
 
 @pytest.fixture

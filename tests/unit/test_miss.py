@@ -10,26 +10,11 @@ import pytest
 
 import snapy
 
-TESTS = Path(__file__).resolve().parents[1]
 MODULE = __name__
 TEST_ID = "test_miss::test_case"
 NODE = "tests/unit/test_miss.py::test_case"
 HEAD = "no recording to replay for this call of {target} in test 'test_miss::test_case'"
 RECORD = f"SIDE_EFFECT_CAPTURE=1 python -m pytest {NODE}"
-
-
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.syspath_prepend(str(TESTS))
-    from fakeapp import rates
-
-    rates.reset()
-    return rates
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "__recordings__"
 
 
 def mock(fn: Callable[..., Any], root: Path, mode: str, **options: Any) -> Any:

@@ -10,23 +10,8 @@ import pytest
 
 import snapy
 
-TESTS = Path(__file__).resolve().parents[1]
 TEST_ID = "test_modes::test_case"
 VALID = "use replay (or unset, 0, false), new (or 1, true, yes) or all"
-
-
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.syspath_prepend(str(TESTS))
-    from fakeapp import rates
-
-    rates.reset()
-    return rates
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "__recordings__"
 
 
 @pytest.fixture

@@ -11,17 +11,7 @@ import pytest
 
 import snapy
 
-TESTS = Path(__file__).resolve().parents[1]
 TEST_ID = "test_patching::test_case"
-
-
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.syspath_prepend(str(TESTS))
-    from fakeapp import rates
-
-    rates.reset()
-    return rates
 
 
 @pytest.fixture
@@ -29,11 +19,6 @@ def billing(app: Any) -> Any:
     from fakeapp import billing
 
     return billing
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "__recordings__"
 
 
 def replaying(target: str, root: Path, mode: str, **options: Any) -> snapy.replaying:

@@ -13,24 +13,9 @@ import pytest
 
 import snapy
 
-TESTS = Path(__file__).resolve().parents[1]
 TEST_ID = "test_recordings::TestRates.test_case"
 RATE = "fakeapp.rates.fetch_rate"
 SIGNATURE = "(currency: 'str', amount: 'float' = 1.0) -> 'float'"
-
-
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.syspath_prepend(str(TESTS))
-    from fakeapp import rates
-
-    rates.reset()
-    return rates
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "__recordings__"
 
 
 def mock(fn: Callable[..., Any], root: Path | snapy.RecordingStore, mode: str, **kw: Any) -> Any:

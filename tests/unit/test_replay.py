@@ -19,22 +19,7 @@ from hypothesis import strategies as st
 
 import snapy
 
-TESTS = Path(__file__).resolve().parents[1]
 TEST_ID = "test_replay::test_case"
-
-
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.syspath_prepend(str(TESTS))
-    from fakeapp import rates
-
-    rates.reset()
-    return rates
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "__recordings__"
 
 
 def mock(fn: Callable[..., Any], root: Path, mode: str, **options: Any) -> Any:
