@@ -163,6 +163,7 @@ class _Replayer:
 
     def lookup(self, bound: Mapping[str, Any]) -> tuple[dict[str, Any], str, Recording | None]:
         """The recording to replay for this call, or None when the call must run for real."""
+        __tracebackhide__ = True
         redacted, key = self.key_of(bound)
         rset = self.recordings()
         if self.mode is Mode.ALL:
@@ -180,6 +181,7 @@ class _Replayer:
         return redacted, key, found
 
     def replay(self, rec: Recording, bound: Mapping[str, Any], redacted: dict[str, Any]) -> Any:
+        __tracebackhide__ = True
         decoder = rec.decoder()
         for name, node in rec.body.get("mutations", {}).items():
             if name in bound:
@@ -314,6 +316,7 @@ def _apply_mutation(target: Any, new: Any) -> None:
 
 
 def _sync_call(rp: _Replayer, bound: dict[str, Any]) -> Any:
+    __tracebackhide__ = True
     redacted, key, found = rp.lookup(bound)
     if found is not None:
         return rp.replay(found, bound, redacted)
@@ -331,6 +334,7 @@ def _sync_call(rp: _Replayer, bound: dict[str, Any]) -> Any:
 
 
 async def _async_call(rp: _Replayer, bound: dict[str, Any]) -> Any:
+    __tracebackhide__ = True
     redacted, key, found = rp.lookup(bound)
     if found is not None:
         return rp.replay(found, bound, redacted)

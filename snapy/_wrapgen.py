@@ -80,6 +80,7 @@ def {p}factory():
     {freevars_init}
     {a}def {name}({params}):
         global {skips}
+        __tracebackhide__ = True  # pytest shows the caller's line, not this wrapper
         for _ in {skips}:
             return {aw}{fn}({call})
         {p}s = {registry}[{key}]
