@@ -18,6 +18,7 @@ from ._errors import (
     SnapyWarning,
     StoreError,
     TargetNotFoundError,
+    TracerError,
     UnsupportedFormatError,
 )
 from ._extension import SnapyValueExtension
@@ -40,6 +41,9 @@ from ._settings import Settings, configure, get_settings, refresh_settings
 from ._signature import argument_key
 from ._store import CaptureStorage, TargetInfo
 from ._testcase import AsyncSnapTestCase, SnapMixin, SnapTestCase, parametrize_captures
+from ._trace import FunctionTracer
+from ._trace_build import CallEvent
+from ._traced_snapshot import TracedSnapshot
 from ._version import __version__
 
 __all__ = [
@@ -48,6 +52,7 @@ __all__ = [
     "AsyncSnapTestCase",
     "BaseSerializer",
     "Call",
+    "CallEvent",
     "Capture",
     "CaptureConfig",
     "CaptureNotFoundError",
@@ -57,6 +62,7 @@ __all__ = [
     "ConfigError",
     "CorruptFileError",
     "DillSerializer",
+    "FunctionTracer",
     "Mode",
     "NearestRecording",
     "PickleSerializer",
@@ -77,6 +83,8 @@ __all__ = [
     "Target",
     "TargetInfo",
     "TargetNotFoundError",
+    "TracedSnapshot",
+    "TracerError",
     "UnsupportedFormatError",
     "__version__",
     "argument_key",

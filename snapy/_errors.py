@@ -105,6 +105,10 @@ class RecordingNotFoundError(SnapyError, AssertionError):
         super().__init__(message)
 
 
+class TracerError(SnapyError, RuntimeError):
+    """A tracer cannot start or stop as asked (another one runs, no free monitoring tool...)."""
+
+
 class CapturedException(SnapyError):
     """Stands in for a recorded exception whose type cannot be imported any more."""
 

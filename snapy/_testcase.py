@@ -18,13 +18,16 @@ import unittest
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError
 from ._load import list_captures
 from ._patching import replaying
 from ._replay import recording_store
 from ._snapshot import AmberFileBackend, SnapshotBackend, update_requested
+
+if TYPE_CHECKING:
+    from ._trace import FunctionTracer
 
 SideEffect = str | tuple[str, dict[str, Any]]
 
@@ -125,6 +128,21 @@ class SnapMixin:
         __tracebackhide__ = True
         with self.snapy_paused():
             self._snapy_snapshots().assert_match(value, name, exclude)
+
+    def assertMatchTrace(
+        self, tracer: FunctionTracer, name: str | None = None, *, exclude: Any = None
+    ) -> None:
+        """Compare a `FunctionTracer`'s call tree with its snapshot, as `TracedSnapshot` stores it.
+
+        The entry is the same under pytest and `python -m unittest`; `exclude` is syrupy's
+        property filter, applied to the traced values by path (`args.<name>`, `return`, ...).
+        """
+        __tracebackhide__ = True
+        from ._trace_text import format_trace
+
+        text = format_trace(tracer, exclude=exclude)
+        with self.snapy_paused():
+            self._snapy_snapshots().assert_match(text, name, None)
 
     def assertReplaysCaptures(
         self, target: str, *, path: str | Path | None = None, snapshot: bool = False
