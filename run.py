@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Project tasks that work on a fresh machine with only Python and pip.
 
-    python3 run.py demo    capture -> load -> replay demonstration (the README's main job)
+    python3 run.py demo    a legacy application put under test, end to end (the README's main job)
     python3 run.py test    the whole test suite (what CI runs)
     python3 run.py check   ruff and mypy strict on snapy/
     python3 run.py bench   the benchmarks under benchmarks/
@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
         return 2
     ensure_env()
     if task == "demo":
-        return run("examples/capture_demo.py", *rest)
+        return run("examples/legacy_app/main_job.py", *rest)
     if task == "test":
         code = run("-m", "pytest", *rest)
         if code == 5:

@@ -17,8 +17,11 @@ import pytest
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
 FILE = re.compile(r"# ([\w/]+\.py)\n")
+EXCERPT = re.compile(r"# examples/")  # quotes of the example app: tests/docs/test_walkthrough.py
 SCRIPTS = [block for block in BLOCKS if not FILE.match(block)]
-FILES = {m.group(1): block for block in BLOCKS if (m := FILE.match(block))}
+FILES = {
+    m.group(1): block for block in BLOCKS if (m := FILE.match(block)) and not EXCERPT.match(block)
+}
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
