@@ -71,7 +71,7 @@ class CaptureConfig:
         if storage is not None and not isinstance(storage, CaptureStorage):
             raise ConfigError("storage", storage, "use a snapy.CaptureStorage")
         return cls(
-            path=None if path is None else Path(path),
+            path=None if path is None else Path(path).absolute(),  # fixed now, as the setting is
             retention=None if retention is None else parse_retention("retention", retention),
             quota=quota,
             sample_rate=None if sample_rate is None else parse_rate("sample_rate", sample_rate),

@@ -757,3 +757,22 @@ def test_capture_folder_that_is_a_file_warns_and_the_call_goes_on(captures: Path
     assert message.startswith(start[:-1]), message
     assert message.endswith(end), message
     assert captures.read_text() == "not a folder"
+
+
+def test_a_relative_path_is_fixed_when_the_decorator_runs(
+    snapy_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+
+    @snapy.capture(production_mode=False, path="caps")
+    def double(x: int) -> int:
+        return 2 * x
+
+    monkeypatch.chdir(second)  # the process moves on; its captures stay where they were meant
+    double(4)
+    snapy.flush_captures()
+    assert (first / "caps").is_dir()
+    assert not (second / "caps").exists()
