@@ -69,6 +69,9 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
             ("SNAPY_", "SIDE_EFFECT_", "SNAPSHOT_", "APP_", "PYTEST_ADDOPTS", "PYTEST_XDIST")
         ):
             monkeypatch.delenv(name)
+    # Tests rewrite app modules between runs with same-size edits inside one second, which a
+    # cached .pyc would hide (seen on 3.13).
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     write(pytester, APP)
     return pytester
