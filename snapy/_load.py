@@ -12,7 +12,7 @@ from ._capture import flush_captures, storage_for
 from ._errors import CaptureNotFoundError
 from ._paths import split_target
 from ._settings import get_settings
-from ._store import TargetInfo
+from ._store import CaptureStorage, TargetInfo
 
 
 def _name_of(name: str | Callable[..., Any]) -> str:
@@ -34,6 +34,24 @@ def list_captures(path: str | Path | None = None) -> list[TargetInfo]:
     return storage.targets()
 
 
+def capture_files(
+    name: str | Callable[..., Any], path: str | Path | None = None
+) -> tuple[CaptureStorage, list[Path], str]:
+    """(store, bundle files oldest first, name as text) of `name`'s captures under `path`.
+
+    Raises `CaptureNotFoundError` listing the names that do have captures, nearest first.
+    """
+    flush_captures()
+    text = _name_of(name)
+    storage = storage_for(get_settings(), None if path is None else Path(path))
+    for module, qualname in split_target(text):
+        files = storage.files(Target(module, qualname))
+        if files:
+            return storage, files, text
+    known = [info.target for info in storage.targets()]
+    raise CaptureNotFoundError(text, storage.root, nearest(text, known))
+
+
 def load_capture(
     name: str | Callable[..., Any], *, path: str | Path | None = None, key: str | None = None
 ) -> Capture:
@@ -42,16 +60,7 @@ def load_capture(
     Reads from `path` (default `SNAPY_CAPTURE_DIR`); verifies the file's checksum, and its
     signature when `SNAPY_SIGNING_KEY` is set, before decoding anything.
     """
-    flush_captures()
-    text = _name_of(name)
-    storage = storage_for(get_settings(), None if path is None else Path(path))
-    for module, qualname in split_target(text):
-        files = storage.files(Target(module, qualname))
-        if files:
-            break
-    else:
-        known = [info.target for info in storage.targets()]
-        raise CaptureNotFoundError(text, storage.root, nearest(text, known))
+    storage, files, text = capture_files(name, path)
     if key is not None:
         chosen = [f for f in files if f.name.endswith(f"-{key}.bundle")]
         if not chosen:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError
-from ._load import list_captures
+from ._load import capture_files
 from ._patching import replaying
 from ._replay import recording_store
 from ._snapshot import AmberFileBackend, SnapshotBackend, update_requested
@@ -167,20 +167,8 @@ class SnapMixin:
 
 def captures_of(target: str, path: str | Path | None) -> list[Any]:
     """Every stored capture of `target` under `path`, oldest first."""
-    from ._bundle import Target
-    from ._capture import storage_for
-    from ._errors import CaptureNotFoundError
-    from ._load import nearest
-    from ._paths import split_target
-    from ._settings import get_settings
-
-    storage = storage_for(get_settings(), None if path is None else Path(path))
-    for module, qualname in split_target(target):
-        files = storage.files(Target(module, qualname))
-        if files:
-            return [storage.load(file) for file in files]
-    known = [info.target for info in list_captures(path)]
-    raise CaptureNotFoundError(target, storage.root, nearest(target, known))
+    storage, files, _ = capture_files(target, path)
+    return [storage.load(file) for file in files]
 
 
 def _split(item: SideEffect) -> tuple[str, dict[str, Any]]:
