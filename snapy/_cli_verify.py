@@ -6,14 +6,13 @@ target. Each problem names the file and the cause; `kind` is a stable word for `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ._cli_errors import AccessError
-from ._envelope import Header, unpack
+from ._envelope import Header, parse_body, unpack
 from ._errors import CorruptFileError, SignatureMismatchError, StoreError, UnsupportedFormatError
 from ._inspect import CAPTURE, INDEX, SUFFIX, Folder, Scan, is_tmp
 from ._serializers import serializer_named
@@ -84,11 +83,8 @@ def read_bundle(
         raise SignatureMismatchError(path, unsigned)
     if signing_key is not None and (signed or require_signature):
         header, payload = unpack(data, path, signing_key)
-    try:
-        body = json.loads(payload.decode("utf-8", "surrogatepass"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CorruptFileError(path, f"payload is not valid JSON ({exc})") from None
-    if not isinstance(body, dict) or any(k not in body for k in _REQUIRED):
+    body = parse_body(payload, path)
+    if any(k not in body for k in _REQUIRED):
         raise CorruptFileError(path, "payload is not a snapy bundle (target, key, ... missing)")
     serializer_named(header.serializer, path)
     return Stored(path, header, body, len(data))

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ._errors import CorruptFileError, SignatureMismatchError, UnsupportedFormatError
 
@@ -125,3 +127,14 @@ def unpack(data: bytes, path: Path, signing_key: bytes | None) -> tuple[Header, 
         except zlib.error as exc:
             raise CorruptFileError(path, f"compressed payload is damaged ({exc})") from None
     return Header(version, serializer, encoding, checksum, signature is not None), payload
+
+
+def parse_body(payload: bytes, path: Path) -> dict[str, Any]:
+    """The JSON object an unpacked payload holds; anything else is a `CorruptFileError`."""
+    try:
+        body = json.loads(payload.decode("utf-8", "surrogatepass"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CorruptFileError(path, f"payload is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise CorruptFileError(path, "payload is not a JSON object")
+    return body

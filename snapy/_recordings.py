@@ -24,7 +24,7 @@ from typing import Any
 import filelock
 
 from ._bundle import Target
-from ._envelope import pack, unpack
+from ._envelope import pack, parse_body, unpack
 from ._errors import CorruptFileError, StoreError
 from ._keys import redaction_key
 from ._paths import inside, make_dirs
@@ -272,11 +272,8 @@ class RecordingStore:
         order = int(order_text) if order_text.isdigit() else -1
         try:
             header, payload = unpack(path.read_bytes(), path, self.signing_key)
-            try:
-                body = json.loads(payload.decode("utf-8", "surrogatepass"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise CorruptFileError(path, f"payload is not valid JSON ({exc})") from None
-            if not isinstance(body, dict) or not {"arguments", "outcome", "value"} <= body.keys():
+            body = parse_body(payload, path)
+            if not {"arguments", "outcome", "value"} <= body.keys():
                 raise CorruptFileError(path, "payload is not a snapy recording")
             return Recording(order, key, path, body, header.serializer)
         except OSError as exc:

@@ -26,7 +26,7 @@ from typing import Any
 import filelock
 
 from ._bundle import Capture, PendingBundle, Target, iso
-from ._envelope import pack, unpack
+from ._envelope import pack, parse_body, unpack
 from ._errors import CorruptFileError, SnapyError, StoreError
 from ._keys import redaction_key
 from ._paths import inside, make_dirs
@@ -305,10 +305,7 @@ class CaptureStorage:
         except OSError as exc:
             raise StoreError(path, f"cannot read the file ({exc.strerror or exc})") from None
         header, payload = unpack(data, path, self.signing_key)
-        try:
-            body = json.loads(payload.decode("utf-8", "surrogatepass"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise CorruptFileError(path, f"payload is not valid JSON ({exc})") from None
+        body = parse_body(payload, path)
         decoder = Decoder(serializer_named(header.serializer, path), allow_pickle=allow_pickle)
         try:
             arguments = decoder.decode(body["arguments"])
