@@ -31,8 +31,8 @@ _REGISTRY = "__snapy_wrappers__"
 _keys = itertools.count(1)
 
 
-def _parameters(sig: inspect.Signature) -> tuple[str, str, str, list[Any]]:
-    """(parameter list, call arguments, bound dict literal, default values) as source.
+def _parameters(sig: inspect.Signature) -> tuple[str, str, str]:
+    """(parameter list, call arguments, bound dict literal) as source.
 
     Defaults are written as `None`: a code object holds no defaults, the clone carries the
     function's own `__defaults__` and `__kwdefaults__`.
@@ -40,7 +40,6 @@ def _parameters(sig: inspect.Signature) -> tuple[str, str, str, list[Any]]:
     params: list[str] = []
     call: list[str] = []
     bound: list[str] = []
-    defaults: list[Any] = []
     star_done = False
     previous = None
     for p in sig.parameters.values():
@@ -51,7 +50,6 @@ def _parameters(sig: inspect.Signature) -> tuple[str, str, str, list[Any]]:
         text = p.name
         if p.default is not _P.empty:
             text += "=None"
-            defaults.append(p.default)
         if p.kind is _P.VAR_POSITIONAL:
             params.append("*" + p.name)
             call.append("*" + p.name)
@@ -72,7 +70,7 @@ def _parameters(sig: inspect.Signature) -> tuple[str, str, str, list[Any]]:
         previous = p.kind
     if previous is _P.POSITIONAL_ONLY:
         params.append("/")
-    return ", ".join(params), ", ".join(call), "{" + ", ".join(bound) + "}", defaults
+    return ", ".join(params), ", ".join(call), "{" + ", ".join(bound) + "}"
 
 
 _TEMPLATE = """
@@ -161,7 +159,7 @@ class GeneratedWrapper:
         self, fn: Callable[..., Any], ctl: Any, on_call: Callable[..., Any], is_async: bool
     ) -> None:
         sig = signature_of(fn)
-        params, call, bound, _ = _parameters(sig)
+        params, call, bound = _parameters(sig)
         name = getattr(fn, "__name__", type(fn).__name__)
         qualname = getattr(fn, "__qualname__", name)
         ident = name
