@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from ._bundle import iso as bundle_iso
 from ._plain import render
 from ._settings import Settings
 
@@ -110,9 +111,7 @@ def when(time_ns: int | None) -> str:
 
 def iso(time_ns: int | None) -> str | None:
     """The exact time for `--json`: ISO 8601 in UTC with microseconds, or None."""
-    if time_ns is None:
-        return None
-    return dt.datetime.fromtimestamp(time_ns / 1e9, dt.UTC).isoformat(timespec="microseconds")
+    return None if time_ns is None else bundle_iso(time_ns)
 
 
 def duration(ns: object) -> str:
