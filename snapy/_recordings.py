@@ -226,6 +226,8 @@ class RecordingStore:
         Recordings are read once per process; without this, a test run twice in one process
         (a rerun plugin, a suite run twice) would go on where its previous run stopped.
         """
+        if not self._sets:  # nothing read yet: the common case, run before every pytest test
+            return
         test_folder = inside(self.root, *test_id.split("::", 1))
         with self._lock:
             sets = [rset for folder, rset in self._sets.items() if folder.parent == test_folder]
