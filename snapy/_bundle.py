@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._envelope import sealed_summary
 from ._errors import SnapyError
 from ._paths import split_target
 from ._plain import render, short_repr
@@ -75,6 +76,9 @@ class PendingBundle:
 
     def summary(self) -> str:
         """A short readable line for the index: `fn(a=1) -> 2`."""
+        sealed = sealed_summary(self.target.qualname, self.arguments, self.outcome)
+        if sealed is not None:  # the index is not encrypted: it must not show the values
+            return sealed
         args = ", ".join(f"{k}={render(v, 60)}" for k, v in self.arguments.items())
         if self.outcome == "exception":
             end = f" raised {render(self.value, 80)}"

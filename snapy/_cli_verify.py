@@ -1,7 +1,10 @@
 """`snapy verify`: every file's envelope, checksum and signature, and each index against the disk.
 
 Nothing is unpickled: a bundle is checked up to its JSON payload, its argument key and its
-target. Each problem names the file and the cause; `kind` is a stable word for `--json`.
+target. An encrypted bundle is decrypted with the configured keys (`SNAPY_ENCRYPTION_KEY`);
+without the right one, its checksum and signature are still checked and the missing key is
+the problem reported. Each problem names the file and the cause; `kind` is a stable word for
+`--json`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ from typing import Any
 
 from ._cli_errors import AccessError
 from ._envelope import Header, parse_body, unpack
-from ._errors import CorruptFileError, SignatureMismatchError, StoreError, UnsupportedFormatError
+from ._errors import (
+    CorruptFileError,
+    EncryptionKeyError,
+    SignatureMismatchError,
+    StoreError,
+    UnsupportedFormatError,
+)
 from ._inspect import CAPTURE, INDEX, SUFFIX, Folder, Scan, is_tmp
 from ._serializers import serializer_named
 
@@ -23,6 +32,7 @@ KINDS = (
     "corrupt",  # not a snapy bundle, malformed header, checksum mismatch, bad JSON
     "signature",  # HMAC mismatch, or unsigned while SNAPY_SIGNING_KEY is set
     "unsupported",  # newer format, unknown encoding or serializer, a foreign file
+    "encryption",  # encrypted with a key that is not configured, or no encryption key set
     "index",  # index.json missing, unreadable or of a newer format
     "missing-file",  # listed in index.json, not on disk
     "not-indexed",  # on disk, not listed in index.json
@@ -66,7 +76,8 @@ def read_bundle(
 ) -> Stored:
     """Read and check `path`. With `require_signature` and a key, an unsigned file is refused
     (with the cause `unsigned`, if given); otherwise a signed file is checked against the key
-    when there is one.
+    when there is one. An encrypted file is decrypted with the keys of the current settings,
+    after its checksum and signature are checked.
 
     Raises `AccessError` (cannot read) or a `StoreError` naming the file.
     """
@@ -77,12 +88,12 @@ def read_bundle(
     first = data.find(b"\n", 0, 1024)
     signed = first > 0 and b" hmac=" in data[:first]
     # The checksum first: a truncated signed file then reads as truncated, not as forged.
-    # Neither check parses the payload.
-    header, payload = unpack(data, path, None)
+    # Neither check decrypts or parses the payload.
+    unpack(data, path, None, decode=False)
     if unsigned and signing_key is not None and require_signature and not signed:
         raise SignatureMismatchError(path, unsigned)
-    if signing_key is not None and (signed or require_signature):
-        header, payload = unpack(data, path, signing_key)
+    check = signing_key is not None and (signed or require_signature)
+    header, payload = unpack(data, path, signing_key if check else None)
     body = parse_body(payload, path)
     if any(k not in body for k in _REQUIRED):
         raise CorruptFileError(path, "payload is not a snapy bundle (target, key, ... missing)")
@@ -95,6 +106,8 @@ def _kind(exc: StoreError) -> str:
         return "signature"
     if isinstance(exc, UnsupportedFormatError):
         return "unsupported"
+    if isinstance(exc, EncryptionKeyError):
+        return "encryption"
     return "corrupt"
 
 

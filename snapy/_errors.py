@@ -37,6 +37,21 @@ class SignatureMismatchError(CorruptFileError):
     """A file's HMAC does not verify (tampered, unsigned, or signed with another key)."""
 
 
+class EncryptionKeyError(StoreError):
+    """A file is encrypted with a key that is not configured, or no encryption key is set.
+
+    `.key_id` is the id of the key the file was written with.
+    """
+
+    def __init__(self, path: Path | str, cause: str, key_id: str) -> None:
+        self.key_id = key_id
+        super().__init__(path, cause)
+
+
+class DecryptionError(CorruptFileError):
+    """An encrypted file fails authentication: its payload or header was modified."""
+
+
 class UnsupportedFormatError(StoreError):
     """A file was written by a newer snapy format, or names a serializer that is not known."""
 

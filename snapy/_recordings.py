@@ -24,7 +24,7 @@ from typing import Any
 import filelock
 
 from ._bundle import Target
-from ._envelope import pack, parse_body, unpack
+from ._envelope import pack, parse_body, sealed_summary, unpack
 from ._errors import CorruptFileError, StoreError
 from ._keys import redaction_key
 from ._paths import inside, make_dirs
@@ -127,6 +127,11 @@ class Recording:
     def summary(self) -> str:
         """One readable line for the index, rendered once."""
         if self._summary is None:
+            name = self.body["target"].rpartition(".")[2]
+            sealed = sealed_summary(name, self.body["arguments"], self.body["outcome"])
+            if sealed is not None:  # the index is not encrypted: it must not show the values
+                self._summary = sealed
+                return sealed
             args = ", ".join(f"{k}={render(v, 60)}" for k, v in self.body["arguments"].items())
             shown = render(self.body["value"], 80)
             end = f" raised {shown}" if self.body["outcome"] == "exception" else f" -> {shown}"

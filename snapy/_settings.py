@@ -18,6 +18,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from ._crypto import KeyFile, Keyring, parse_encryption_key, parse_key_file, parse_old_keys
 from ._errors import ConfigError
 from ._modes import Mode
 
@@ -34,6 +35,9 @@ ENV_NAMES: Mapping[str, str] = {
     "sample_rate": "SNAPY_SAMPLE_RATE",
     "max_bytes": "SNAPY_MAX_BYTES",
     "signing_key": "SNAPY_SIGNING_KEY",
+    "encryption_key": "SNAPY_ENCRYPTION_KEY",
+    "encryption_key_file": "SNAPY_ENCRYPTION_KEY_FILE",
+    "encryption_old_keys": "SNAPY_ENCRYPTION_OLD_KEYS",
     "side_effect_capture": "SIDE_EFFECT_CAPTURE",
     "snapshot_update": "SNAPSHOT_UPDATE",
 }
@@ -41,7 +45,11 @@ ENV_NAMES: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class Settings:
-    """Process-wide settings; `sources` says where each value came from."""
+    """Process-wide settings; `sources` says where each value came from.
+
+    `encryption` is built from the three `encryption_*` settings: the key that encrypts new
+    files and every key that decrypts, or None when encryption is off. No repr shows a key.
+    """
 
     capture_enabled: bool = False
     capture_dir: Path = Path("captures")
@@ -49,9 +57,16 @@ class Settings:
     sample_rate: float = 1.0
     max_bytes: float = 10 * 1024**2
     signing_key: bytes | None = field(default=None, repr=False)
+    encryption_key: bytes | None = field(default=None, repr=False)
+    encryption_key_file: KeyFile | None = None
+    encryption_old_keys: tuple[bytes, ...] = field(default=(), repr=False)
     side_effect_capture: Mode = Mode.REPLAY
     snapshot_update: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    encryption: Keyring | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "encryption", _keyring(self))
 
     def source_of(self, name: str) -> str:
         """Where the setting `name` came from: environment, a `.env` file, configure(), default."""
@@ -133,6 +148,36 @@ def parse_key(name: str, raw: object) -> bytes | None:
     return raw
 
 
+def _keyring(settings: Settings) -> Keyring | None:
+    """The keyring the `encryption_*` settings describe; a conflict is a `ConfigError`."""
+
+    def label(attr: str) -> str:  # what the user set: a variable, or a configure() argument
+        return attr if settings.source_of(attr) == "configure()" else ENV_NAMES[attr]
+
+    key, key_file = settings.encryption_key, settings.encryption_key_file
+    if key is not None and key_file is not None:
+        raise ConfigError(
+            label("encryption_key_file"),
+            str(key_file.path),
+            f"{label('encryption_key')} is set too: set only one of them (old keys go on the "
+            "lines after the first one of the file, or in SNAPY_ENCRYPTION_OLD_KEYS)",
+        )
+    keys = [(label("encryption_key"), key)] if key is not None else []
+    if key_file is not None:
+        keys = [(label("encryption_key_file"), k) for k in key_file.keys]
+    if not keys:
+        if settings.encryption_old_keys:
+            raise ConfigError(
+                label("encryption_old_keys"),
+                "<hidden>",
+                "old keys only decrypt: set SNAPY_ENCRYPTION_KEY or SNAPY_ENCRYPTION_KEY_FILE "
+                "to the key that encrypts",
+            )
+        return None
+    keys += [(label("encryption_old_keys"), k) for k in settings.encryption_old_keys]
+    return Keyring(keys)
+
+
 def parse_dir(name: str, raw: object) -> Path:
     """An absolute folder: a relative one is taken from the current folder when it is read,
     so a process that changes folder later keeps writing to the same place."""
@@ -148,6 +193,9 @@ _PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
     "sample_rate": parse_rate,
     "max_bytes": parse_size,
     "signing_key": parse_key,
+    "encryption_key": parse_encryption_key,
+    "encryption_key_file": parse_key_file,
+    "encryption_old_keys": parse_old_keys,
     "side_effect_capture": lambda n, v: Mode.parse(v, n),
     "snapshot_update": lambda n, v: v if isinstance(v, bool) else parse_bool(n, str(v)),
 }
@@ -212,7 +260,7 @@ def configure(**changes: Any) -> Settings:
     `SNAPY_`). Values are checked like the environment's; a wrong one raises `ConfigError`
     naming the argument. Returns the new settings.
     """
-    valid = [f.name for f in fields(Settings) if f.name != "sources"]
+    valid = [f.name for f in fields(Settings) if f.init and f.name != "sources"]
     parsed: dict[str, Any] = {}
     for name, value in changes.items():
         if name not in valid:

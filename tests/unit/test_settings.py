@@ -243,7 +243,8 @@ def test_configure_with_an_unknown_name_lists_the_valid_ones() -> None:
         configure(unknown=1)
     assert str(info.value) == (
         "unknown=1 is not valid: not a setting; valid settings: capture_enabled, capture_dir, "
-        "retention, sample_rate, max_bytes, signing_key, side_effect_capture, snapshot_update"
+        "retention, sample_rate, max_bytes, signing_key, encryption_key, encryption_key_file, "
+        "encryption_old_keys, side_effect_capture, snapshot_update"
     )
 
 
