@@ -29,7 +29,7 @@ from typing import Any, TypeVar, overload
 
 from ._bundle import PendingBundle, Target
 from ._config import CaptureConfig
-from ._errors import CaptureSkippedWarning, ConfigError, SerializationError
+from ._errors import CaptureSkippedWarning, ConfigError, SerializationError, SnapyWarning
 from ._plain import Encoder, type_name
 from ._redact import ArgumentFilter, Redactor
 from ._serializers import Serializer
@@ -63,6 +63,11 @@ _HINTS = {
     "unpicklable exception": "pass minimal_capture=True to store the exception's type only",
     "bundle over max_bytes": "raise max_bytes= or SNAPY_MAX_BYTES, or use ignore_args=[...]",
     "writer backlog full": "the disk is slower than the call rate; lower sample_rate=",
+}
+# Causes of a warning about a call that was captured all the same, with what to do.
+_NOTES = {
+    "clock went back": "check the system clock (NTP): captures are kept in the order of the "
+    "times in their names",
 }
 
 
@@ -288,20 +293,31 @@ class _Control:
             )
 
     def warn(self, cause: str, detail: str) -> None:
-        """Log every skipped capture; warn once per function and cause."""
-        log.debug("skipped capture of %s: %s (%s)", self.target.name, cause, detail)
+        """Log every skipped capture; warn once per function and cause.
+
+        A cause of `_NOTES` is about a capture that was made all the same: its warning is a
+        `SnapyWarning`, not a `CaptureSkippedWarning`.
+        """
+        note = _NOTES.get(cause)
+        if note is None:
+            log.debug("skipped capture of %s: %s (%s)", self.target.name, cause, detail)
         if cause in self.warned:
             return
         self.warned.add(cause)
-        hint = _HINTS.get(cause, "check the capture folder (SNAPY_CAPTURE_DIR)")
+        category: type[SnapyWarning]
+        if note is None:
+            hint = _HINTS.get(cause, "check the capture folder (SNAPY_CAPTURE_DIR)")
+            what, category = "did not capture a call", CaptureSkippedWarning
+        else:
+            hint, what, category = note, "captured a call", SnapyWarning
         message = (
-            f"snapy did not capture a call of {self.target.name}: {cause} ({detail}); "
+            f"snapy {what} of {self.target.name}: {cause} ({detail}); "
             f"the call itself went on unchanged; {hint}"
         )
         log.warning(message)
         # Where warnings are errors, the log record above still tells; the call goes on.
         with contextlib.suppress(Warning):
-            warnings.warn(message, CaptureSkippedWarning, stacklevel=_caller_level())
+            warnings.warn(message, category, stacklevel=_caller_level())
 
 
 def _caller_level() -> int:

@@ -30,7 +30,7 @@ from ._keys import redaction_key
 from ._paths import inside, make_dirs
 from ._plain import Decoder, render
 from ._serializers import Serializer, resolve_serializer, serializer_named
-from ._store import atomic_write, index_text
+from ._store import atomic_write, index_text, is_tmp
 
 INDEX = "index.json"
 SUFFIX = ".bundle"
@@ -162,6 +162,11 @@ class RecordingSet:
         order = self._next
         self._next += 1
         return order
+
+    def unused_order(self, order: int) -> None:
+        """`order` was not written after all: the next recording takes it."""
+        if self._next == order + 1:
+            self._next = order
 
     def take(self, key: str, repeat_last: bool) -> tuple[Recording | None, int]:
         """The next unused recording of `key` (or the last one again), and how many exist.
@@ -301,19 +306,30 @@ class RecordingStore:
         Rewriting the index on every append made recording N calls cost O(N²): 295 ms per
         call at 10,000 recordings, against 2.6 ms with the index written once.
         """
+        payload = json.dumps(body, indent=1, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        data = pack(payload, serializer=self.serializer.name, signing_key=self.signing_key)
         with rset.lock:
-            order = rset.next_order()
-            path = rset.folder / f"{order:04d}-{body['key']}{SUFFIX}"
+            with self._locked(rset.folder):
+                order = rset.next_order()
+                path = rset.folder / f"{order:04d}-{body['key']}{SUFFIX}"
+                # Another process may have recorded into this test since this one read it (a
+                # test id shared by two classes under xdist): 4 processes recording one key
+                # kept 202 of 805 calls before this check. Every write here holds the lock.
+                while path.exists():
+                    order = rset.next_order()
+                    path = rset.folder / f"{order:04d}-{body['key']}{SUFFIX}"
+                try:
+                    atomic_write(path, data)
+                except OSError as exc:
+                    rset.unused_order(order)
+                    raise StoreError(
+                        path,
+                        f"cannot write the recording ({type(exc).__name__}: {exc}); the call "
+                        "was made but not recorded: free the disk or fix the folder's "
+                        "permissions, then record again",
+                    ) from exc
             recording = Recording(order, body["key"], path, body, self.serializer.name)
             rset.add(recording)
-            payload = json.dumps(body, indent=1, ensure_ascii=False).encode(
-                "utf-8", "surrogatepass"
-            )
-            with self._locked(rset.folder):
-                atomic_write(
-                    path,
-                    pack(payload, serializer=self.serializer.name, signing_key=self.signing_key),
-                )
             self._mark_dirty(rset)
         return recording
 
@@ -357,12 +373,18 @@ class RecordingStore:
     def _write_index(self, rset: RecordingSet) -> None:
         """`index.json` of the files on disk, one call per line (the fast C encoder, and
         diffs that read well). Files this set does not know (another store or process wrote
-        them) are read; files it knows that are gone are left out."""
+        them) are read; files it knows that are gone are left out.
+
+        Runs under the folder's lock, as every write there does: a temporary file seen now
+        belongs to a writer that was killed, and goes."""
         known = {r.path.name: r for r in rset.recordings if r.body}
         recordings = []
         if rset.folder.is_dir():
             for path in rset.folder.iterdir():
-                if path.name.endswith(SUFFIX):
+                if is_tmp(path.name):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+                elif path.name.endswith(SUFFIX):
                     rec = known.get(path.name) or self._load(path)
                     if rec.body:
                         recordings.append(rec)
@@ -380,7 +402,7 @@ class RecordingStore:
                     "outcome": r.body.get("outcome"),
                     "summary": r.summary(),
                 }
-                for r in sorted(recordings, key=lambda r: r.order)
+                for r in sorted(recordings, key=lambda r: (r.order, r.path.name))
             ],
         }
         atomic_write(rset.folder / INDEX, index_text(index, "calls"))

@@ -6,11 +6,14 @@ Writes are atomic (temp file in the same folder, then `os.replace`), so a reader
 half-written file, even when the writer is killed. Writers of one folder (threads, processes,
 xdist workers) are serialised by a file lock; under it, retention and the index are computed
 from the files actually on disk, so a crash between two steps heals on the next write.
+Retention keeps the bundles whose names (their times) sort last; a clock that went back never
+makes a new capture sort before a stored one (see `_after_newest`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -18,7 +21,8 @@ import math
 import os
 import platform
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,10 @@ _TMP_PREFIX = ".tmp-"
 _TMP_SUFFIX = ".part"
 _INDEX_FORMAT = 1
 _PYTHON = platform.python_version()
+# A bundle is dated when its call ends, before it is written, so one dated more than this
+# after the clock's time now means the clock went back (or a host whose clock runs ahead
+# shares the folder).
+_CLOCK_SLACK_NS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -99,11 +107,17 @@ class CaptureStorage:
         written = self.write(bundle.target, [bundle])
         return written[0] if written else None
 
-    def write(self, target: Target, bundles: Sequence[PendingBundle]) -> list[Path]:
+    def write(
+        self,
+        target: Target,
+        bundles: Sequence[PendingBundle],
+        notes: list[tuple[str, str]] | None = None,
+    ) -> list[Path]:
         """Write `bundles` of `target` under the folder lock, apply retention, update the index.
 
         Bundles that retention would delete at once are never written. Raises `OSError` or
-        `filelock.Timeout`; the capture writer turns those into warnings.
+        `filelock.Timeout`; the capture writer turns those into warnings. What went well but
+        deserves a warning (the clock went back) is added to `notes` as (cause, detail).
         """
         folder = self.folder(target)
         make_dirs(self.root, folder)
@@ -112,7 +126,7 @@ class CaptureStorage:
             here = [e.name for e in os.scandir(folder)]
             on_disk = {name for name in here if name.endswith(SUFFIX)}
             for name in here:
-                if name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX):
+                if is_tmp(name):
                     # Every write to this folder happens under its lock, so a temp file seen
                     # here belongs to a writer that was killed; nothing else would remove it.
                     with contextlib.suppress(FileNotFoundError):
@@ -120,6 +134,7 @@ class CaptureStorage:
             entries = {e["file"]: e for e in index["bundles"] if e.get("file") in on_disk}
             for name in on_disk - entries.keys():
                 entries[name] = self._orphan_entry(folder / name)
+            bundles = _after_newest(on_disk, bundles, notes)
             new = {b.filename: b for b in bundles}
             names = sorted(entries.keys() | new.keys())
             keep = names if math.isinf(self.retention) else names[-int(self.retention) :]
@@ -240,7 +255,7 @@ class CaptureStorage:
             here = [e.name for e in os.scandir(folder)]
             names = sorted(name for name in here if name.endswith(SUFFIX))
             doomed = _doomed(names, keep)
-            for name in [*doomed, *(n for n in here if _is_tmp(n))]:
+            for name in [*doomed, *(n for n in here if is_tmp(n))]:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(folder / name)
             if keep is None:
@@ -349,12 +364,50 @@ class CaptureStorage:
         return value
 
 
+def _after_newest(
+    names: Iterable[str], bundles: Sequence[PendingBundle], notes: list[tuple[str, str]] | None
+) -> Sequence[PendingBundle]:
+    """`bundles`, dated after the newest of `names` when that one is dated ahead of the clock.
+
+    Retention keeps the bundles whose names (their times) sort last. Once the clock went back
+    (an NTP step, a clock set right after running ahead), new captures would sort before the
+    stored ones and retention would drop them at once, until the clock caught up: instead
+    they are dated 1 ns apart after the newest, in the order they were made, and keep the
+    clock's reading as `meta["clock_ns"]`. Nothing is renamed on disk.
+    """
+    # Names start with the time as 20 digits: the greatest name holds the newest time. Not
+    # `isdigit()` alone: it passes "²", which `int()` refuses.
+    times = (n[:20] for n in names if n[:20].isascii() and n[:20].isdigit())
+    newest = int(max(times, default="0"))
+    ahead = newest - time.time_ns()
+    if ahead <= _CLOCK_SLACK_NS:
+        return bundles
+    if notes is not None:
+        notes.append(
+            (
+                "clock went back",
+                f"the newest bundle here is dated {iso(newest)}, {ahead / 1e9:.3f} s ahead of "
+                "the clock; new captures are dated after it",
+            )
+        )
+    dated = []
+    last = newest
+    for bundle in sorted(bundles, key=lambda b: b.filename):
+        if bundle.time_ns <= last:
+            meta = {**bundle.meta, "clock_ns": bundle.time_ns}
+            bundle = dataclasses.replace(bundle, time_ns=last + 1, meta=meta)
+        last = bundle.time_ns
+        dated.append(bundle)
+    return dated
+
+
 def _doomed(names: list[str], keep: int | None) -> list[str]:
     """The oldest of `names` (sorted oldest first) beyond the newest `keep`; all if None."""
     return names if keep is None else names[: max(len(names) - keep, 0)]
 
 
-def _is_tmp(name: str) -> bool:
+def is_tmp(name: str) -> bool:
+    """A temporary file of `atomic_write`; left behind only by a writer that was killed."""
     return name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX)
 
 
