@@ -35,8 +35,10 @@ class FunctionTracer:
     """Records the calls of matching code: a context manager, a decorator, or start()/stop().
 
     - `filter_modules`: module globs (`"myapp.*"` also matches `myapp` itself).
-    - `capture_args`/`capture_returns`: record arguments and returned or yielded values (copied,
-      redacted and cut at `max_repr` characters when the event happens).
+    - `capture_args`/`capture_returns`: record arguments and returned or yielded values, taken
+      when the event happens (mutable values copied, immutable ones kept), redacted and cut at
+      `max_repr` characters. Calls made below a `snapy.replaying` mock (the real function,
+      while recording) are not recorded: a trace reads the same recorded and replayed.
     - `max_events`: recording stops there, and the trace ends with a `truncated` marker.
     - `max_depth`: calls deeper than this (0 = only the outermost) are counted, not recorded.
     - `threads`: also record other threads (3.11: threads started while tracing).
@@ -200,7 +202,7 @@ class FunctionTracer:
     @property
     def truncated(self) -> bool:
         """Whether recording stopped at `max_events`."""
-        return self._state.truncated
+        return self._build().truncated
 
     def format(self, **filters: Any) -> str:
         """The call tree as the indented text a `TracedSnapshot` stores.

@@ -1,54 +1,92 @@
 """How the tracer hears about calls: `sys.monitoring` on 3.12+, `sys.settrace` on 3.11.
 
 Callbacks append one raw record to a plain list and do nothing else on the hot path: measured
-here, each extra operation in a callback (a dict lookup, a tuple, a thread check) costs 40-50 ns,
-against viztracer's ~140 ns per call. `_trace_build` turns the records into events later:
+here, each extra operation in a callback (a dict lookup, a tuple, a thread check) costs 20-50 ns,
+against viztracer's ~95-160 ns per call. `_trace_build` turns the records into events later:
 
     a code object            a call of matching code started (arguments not captured)
-    (code, args)             the same, with its frozen arguments (a dict, or a tuple in
-                             the order of the function's parameters)
+    (code, args)             the same, with its frozen arguments: a tuple in the order of the
+                             function's parameters (redacted, `UNBOUND` where there is none)
+    {CALL: code, ...}        the same, with its arguments by reference: a copy of the frame's
+                             locals that holds only immutable values (`KEEP`, short strings),
+                             redacted when the trace is built. One untracked object: a tuple
+                             holding a dict is never untracked by the garbage collector, and
+                             collections would rescan every record (~100 ns a call here)
     (RAISE, exc)             the innermost open call ended with an exception
     (YIELD, frame, value)    the innermost open call (a generator or coroutine) suspended
     (RESUME, frame)          a suspended generator or coroutine went on
     anything else            the innermost open call returned this (frozen) value
 
-Records are tuples, not objects (~60 ns against ~240 ns to make one here). They cannot be
-mistaken for a returned tuple: a frozen value never holds a code object or a marker.
+Records are tuples or dicts, not objects (~60 ns against ~240 ns to make one here). They cannot
+be mistaken for a returned value: a frozen value never holds a code object or a marker.
 
 A segment whose `tagged` is set holds `(thread ident, record)` pairs instead: records from
 several threads, taken when more than one thread runs (a thread check per event costs ~85 ns).
+
+Calls made from snapy's replay internals (`_replay._sync_call`/`_async_call`, the "guards") are
+left out with everything below them: recording a side effect runs the real function there,
+replaying does not, and a trace must read the same either way (issue 5).
 """
 
 from __future__ import annotations
 
 import _thread
+import datetime as dt
+import decimal
 import fnmatch
+import fractions
 import re
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ._trace_values import NOT_A_RESULT, Freezer
+from ._redact import ArgumentFilter
+from ._trace_values import NOT_A_RESULT, UNBOUND, Freezer
 
-FUNCTION, GENERATOR, COROUTINE, ASYNC_GENERATOR = (
+FUNCTION, GENERATOR, COROUTINE, ASYNC_GENERATOR, GUARD = (
     "function",
     "generator",
     "coroutine",
     "async generator",
+    "guard",
 )
 # Not calls a reader wrote: comprehensions are inlined on 3.12 (PEP 709) but frames on 3.11, so
 # recording them would make one trace differ between versions.
 _NOT_CALLS = frozenset({"<module>", "<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"})
 MISSING: Any = object()
-_SCALARS = frozenset({type(None), bool, int, float})
+# Immutable values of a fixed, small size: recorded by reference, never copied. Anything else is
+# frozen when the event happens (mutable values must not change the trace later; long strings
+# are cut so that a trace does not keep large texts alive).
+KEEP = frozenset(
+    {type(None), bool, int, float, complex, decimal.Decimal, fractions.Fraction}
+    | {dt.datetime, dt.date, dt.time, dt.timedelta, dt.timezone, uuid.UUID}
+)
+GUARD_MODULE = "snapy._replay"
+
+
+def guard_codes() -> dict[int, types.CodeType]:
+    """The code of snapy's replay internals, by id: what runs below them is not recorded."""
+    from . import _replay  # imported late: _replay is a heavy import and needs no tracer
+
+    return {id(fn.__code__): fn.__code__ for fn in (_replay._sync_call, _replay._async_call)}
 
 
 class CodeInfo:
     """What the tracer knows of one matching code object."""
 
-    __slots__ = ("argnames", "code", "first_resume", "kind", "module", "plan", "qualname")
+    __slots__ = (
+        "argnames",
+        "code",
+        "first_resume",
+        "hidden",
+        "kind",
+        "module",
+        "plan",
+        "qualname",
+    )
 
     def __init__(self, code: types.CodeType, module: str) -> None:
         self.code = code
@@ -68,6 +106,7 @@ class CodeInfo:
         self.argnames = code.co_varnames[:count]
         self.first_resume = _first_resume(code)
         self.plan: tuple[tuple[str, bool], ...] | None = None  # see Freezer.plan
+        self.hidden: frozenset[str] | None = None  # redacted names, when the trace is built
 
 
 def _first_resume(code: types.CodeType) -> int:
@@ -100,6 +139,9 @@ class _Marker:
 
 
 RAISE, YIELD, RESUME = _Marker("RAISE"), _Marker("YIELD"), _Marker("RESUME")
+# The key of the code in a by-reference record: a string (a key of another type makes the
+# dict rebuild its table, ~170 ns here) that no parameter can be named.
+CALL = "<call>"
 
 
 class Segment:
@@ -149,9 +191,14 @@ class TraceState:
         self.capture_returns = capture_returns
         self.limit = limit
         self.threads = threads
+        # Only a filter that decides by name lets arguments be taken by reference (a filter
+        # that looks at values decides each call when the event happens).
+        self.by_reference = type(freezer.filter).should_capture is ArgumentFilter.should_capture
         # Keyed by id(code), never by the code: code objects with the same source compare
         # equal across files. Every code seen stays referenced here, so no id is reused.
         self.infos: dict[int, CodeInfo | None] = {}
+        self.plain: set[int] = set()  # ids of the plain functions among them (the fast path)
+        self.guards = guard_codes()
         self.modules: dict[str, bool | None] = {}  # module name -> may be recorded
         self._seen: list[types.CodeType] = []
         self.segments: list[Segment] = []
@@ -168,9 +215,12 @@ class TraceState:
             return None
         verdict = (
             True
-            if module != "snapy"
-            and not module.startswith("snapy.")
-            and self.pattern.fullmatch(module)
+            if module == GUARD_MODULE  # for its guards: classify() records nothing else there
+            or (
+                module != "snapy"
+                and not module.startswith("snapy.")
+                and self.pattern.fullmatch(module)
+            )
             else None
         )
         self.modules[module] = verdict
@@ -179,13 +229,19 @@ class TraceState:
     def classify(self, code: types.CodeType, namespace: dict[str, Any]) -> CodeInfo | None:
         module = namespace.get("__name__")
         info = None
-        if (
+        if id(code) in self.guards:
+            info = CodeInfo(code, GUARD_MODULE)
+            info.kind = GUARD
+        elif (
             isinstance(module, str)
+            and module != GUARD_MODULE
             and code.co_name not in _NOT_CALLS
             and not code.co_qualname.startswith("__create_fn__")  # dataclass-generated
             and self.module_matches(namespace)
         ):
             info = CodeInfo(code, module)
+            if info.kind == FUNCTION:
+                self.plain.add(id(code))
         self.infos[id(code)] = info
         self._seen.append(code)
         return info
@@ -204,18 +260,20 @@ class TraceState:
         self.truncated = True
         self.on_full()
 
-    def arguments(self, info: CodeInfo, frame: types.FrameType) -> dict[str, Any] | tuple[Any, ...]:
+    def arguments(self, info: CodeInfo, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The frozen arguments of a call (from the frame's locals), in parameter order."""
         plan = info.plan
         if plan is None:
             plan = info.plan = self.freezer.plan(info.argnames)
-            if plan is None:
-                return self.freezer.arguments(info.argnames, frame.f_locals)
-        return self.freezer.planned(plan, frame.f_locals)
+            if plan is None:  # a filter that looks at values
+                frozen = self.freezer.arguments(info.argnames, values)
+                return tuple(frozen.get(name, UNBOUND) for name in info.argnames)
+        return self.freezer.planned(plan, values)
 
     def returned(self, value: Any) -> Any:
         if not self.capture_returns:
             return None
-        return value if type(value) in _SCALARS else self.freezer.value(value)
+        return value if type(value) in KEEP else self.freezer.value(value)
 
     def yielded(self, info: CodeInfo, value: Any) -> Any:
         if info.kind == COROUTINE:  # an `await` suspending, not a result

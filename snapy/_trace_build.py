@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ._trace_backends import (
     ASYNC_GENERATOR,
+    CALL,
     COROUTINE,
     GENERATOR,
     RAISE,
@@ -118,10 +119,18 @@ class Builder:
         self.roots: list[CallNode] = []
         self.thread_index: dict[int, int] = {state.owner: 0}
         self.calls = 0
+        self.truncated = state.truncated
 
     def build(self, segments: Iterable[Segment]) -> Builder:
+        """The events and tree of the records, at most `max_events` events of them.
+
+        The backends stop recording calls at `max_events` records, but the returns of calls
+        still open come after: the cut is made exact here.
+        """
         session: int | None = None
         threads: dict[int, _Thread] = {}
+        limit = self.state.limit
+        events = self.events
         for segment in segments:
             if segment.session != session:
                 self._finish(threads)
@@ -129,14 +138,20 @@ class Builder:
             log = segment.log if segment.end is None else segment.log[: segment.end]
             if segment.tagged:
                 for ident, record in log:
+                    if len(events) >= limit:
+                        self.truncated = True
+                        break
                     self._handle(self._thread(threads, ident), record)
             else:
                 thread = self._thread(threads, segment.thread)
                 for record in log:
+                    if len(events) >= limit:
+                        self.truncated = True
+                        break
                     self._handle(thread, record)
         self._finish(threads)
-        if self.state.truncated:
-            self.events.append(CallEvent("truncated", "", "", 0, call_id=self.calls))
+        if self.truncated:
+            events.append(CallEvent("truncated", "", "", 0, call_id=self.calls))
         return self
 
     def _thread(self, threads: dict[int, _Thread], ident: int) -> _Thread:
@@ -150,6 +165,9 @@ class Builder:
         kind = type(record)
         if kind is types.CodeType:
             self._start(thread, record, None)
+            return
+        if kind is dict and type(record.get(CALL)) is types.CodeType:  # see _trace_backends
+            self._start(thread, record[CALL], record)
             return
         if kind is tuple and record:  # a record, or a returned tuple (see _trace_backends)
             head = record[0]
@@ -176,6 +194,8 @@ class Builder:
         assert info is not None
         if type(args) is tuple:
             args = {n: v for n, v in zip(info.argnames, args, strict=True) if v is not UNBOUND}
+        elif args is not None:  # the frame's locals, immutable values taken by reference
+            args = self._by_reference(info, args)
         parent = thread.stack[-1].owner if thread.stack else None
         depth = parent.call.depth + 1 if parent is not None else 0
         if parent is not None and self.max_depth is not None and depth > self.max_depth:
@@ -199,6 +219,20 @@ class Builder:
         node = CallNode(event, yielded=[] if info.kind in (GENERATOR, ASYNC_GENERATOR) else None)
         (parent.children if parent is not None else self.roots).append(node)
         thread.stack.append(_Open(node, info, node))
+
+    def _by_reference(self, info: CodeInfo, values: dict[str, Any]) -> dict[str, Any]:
+        """The arguments among a frame's locals, secrets redacted now: an immutable value
+        hashes the same now as when it was recorded."""
+        freezer = self.state.freezer
+        hidden = info.hidden
+        if hidden is None:
+            plan = freezer.plan(info.argnames) or ()
+            hidden = info.hidden = frozenset(name for name, secret in plan if secret)
+        return {
+            name: freezer.redacted(values[name]) if name in hidden else values[name]
+            for name in info.argnames
+            if name in values
+        }
 
     def _suspend(self, thread: _Thread, frame: int, value: Any) -> None:
         if not thread.stack:
@@ -241,5 +275,7 @@ class Builder:
         for thread in threads.values():
             for entry in thread.suspended.values():
                 node = entry.node
+                if len(self.events) >= self.state.limit:  # cut by max_events: left unfinished
+                    return
                 if node is not None and node.end is None and node.yielded is not None:
                     self._close(node, "return", GeneratorResult(tuple(node.yielded), None, False))

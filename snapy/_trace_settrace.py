@@ -1,6 +1,6 @@
 """The tracer's backend on Python 3.11: `sys.settrace`, chained to the trace function before it.
 
-Any Python-level trace function costs ~200 ns per call on 3.11 even when it filters the frame
+Any Python-level trace function costs ~230 ns per call on 3.11 even when it filters the frame
 out; this one returns None for code outside the filter (no line events there) and turns line
 events off in matching frames, unless the previous trace function wants them.
 
@@ -9,7 +9,22 @@ it first and its local trace function is chained with ours, so it sees every eve
 seen. coverage.py's C tracer reinstalls itself when called from Python; the tracer notices and
 puts itself back in front. stop() restores the previous function exactly, unless something
 else replaced the tracer meanwhile (a debugger started inside the traced code is left alone).
+
+The hot path (`call` for a plain function of a matching module, and the local trace function
+of its frame) is written out by hand: each helper call or attribute read there costs 20-60 ns
+on a ~300 ns event. The trace functions are not closures: each thread runs copies of the
+functions below whose globals are a namespace of its own (`_ThreadTracer`), because a closure
+copies every free variable into each of its frames (~20 ns a call for `call`'s thirteen,
+measured here) while a global read costs the same as a free one. A recorded call takes the
+hot path when its code is in `_fast`, the plain functions' ids, emptied while the thread does not
+record (stopped, full, below a replay guard): one test for all of those. `max_events` is counted
+down by a `repeat` iterator rather than a `len()` per call, and `call` comes in two variants,
+with and without argument capture, instead of testing a flag per call.
 """
+
+# The trace functions' globals are declared, not bound, here (see "the trace functions"); mypy
+# checks every name against those declarations.
+# ruff: noqa: F821
 
 from __future__ import annotations
 
@@ -17,22 +32,28 @@ import _thread
 import sys
 import threading
 import types
+from collections.abc import Callable, Iterator, Mapping
+from itertools import repeat
 from typing import Any
 
 from ._errors import TracerError
 from ._trace_backends import (
+    CALL,
     FUNCTION,
+    GUARD,
+    KEEP,
     MISSING,
     OPCODES,
     RAISE,
     RESUME,
     YIELD,
+    CodeInfo,
     Segment,
     TraceState,
 )
 
-_RETURN_VALUE = OPCODES["RETURN_VALUE"]
-_YIELD_VALUE = OPCODES["YIELD_VALUE"]
+_RETURN = OPCODES["RETURN_VALUE"]
+_YIELD = OPCODES["YIELD_VALUE"]
 TraceFunction = Any
 
 
@@ -52,139 +73,325 @@ class _Chain:
             result = theirs(frame, event, arg)
             if result is not None:
                 self.theirs = result
-        self.mine(frame, event, arg)
+        mine = self.mine(frame, event, arg)
+        if mine is not None:
+            self.mine = mine
         return self
+
+
+# -- the trace functions ---------------------------------------------------------------------
+# They run only as copies made by `_ThreadTracer`, whose namespace binds the names declared here
+# (their module-level values are never used).
+
+_state: TraceState
+_segment: Segment
+_log: list[Any]
+_append: Callable[[Any], None]
+_limit: int
+_budget: Iterator[None]  # calls that may start before the next len() check
+_infos: dict[int, CodeInfo | None]
+_plain: set[int]  # ids of the plain functions of matching modules
+_fast: set[int] | frozenset[int]  # the same, or none while not recording (one test, not two)
+_modules: dict[str, bool | None]
+_module_matches: Callable[[Mapping[str, Any]], bool | None]
+_arguments: Callable[[CodeInfo, Mapping[str, Any]], tuple[Any, ...]]
+_yielded: Callable[[CodeInfo, Any], Any]
+_freeze: Callable[[Any], Any]
+_exception: Callable[[BaseException | None], Any]
+_capture_args: bool
+_keep: frozenset[type]  # values kept by reference; none with a filter that looks at values
+_short: int  # strings up to this length are kept by reference
+_pending: dict[int, tuple[BaseException | None, int]]  # frame id -> exception being raised
+_active: bool
+_depth: int  # replay guards open in this thread
+_previous: TraceFunction  # the trace function installed before, chained
+_skipped: dict[str, Any] | None  # the globals of the last frame left out
+local_function: TraceFunction  # a plain function's local trace function (one of two)
+raised_function: TraceFunction  # the same, once an exception went through the frame
+
+
+def _refresh() -> None:
+    global _active, _fast
+    _active = _depth == 0 and _segment.end is None and _state.recording
+    _fast = _plain if _active else _NOTHING
+
+
+def _take() -> bool:
+    """Count one recorded call; False (and recording stops) at `max_events` records."""
+    global _budget
+    for _ in _budget:
+        return True
+    left = _limit - len(_log)
+    if left <= 0 or _segment.end is not None:
+        _state.full(_segment)
+        _refresh()
+        return False
+    _budget = repeat(None, (left - 1) // 2)  # each call adds a return record too
+    return True
+
+
+def _enter() -> None:
+    global _depth
+    _depth += 1
+    _refresh()
+
+
+def _leave() -> None:
+    global _depth
+    if _depth:  # a guard open before start() ends without having been entered
+        _depth -= 1
+        _refresh()
+
+
+def _local_returns(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
+    """A plain function's frame: without an 'exception' event, 'return' is a return."""
+    if event == "return":
+        _append(arg if type(arg) in KEEP else _freeze(arg))
+        return None  # the frame ends: its f_trace stays as it is
+    if event == "exception":
+        _pending[id(frame)] = (arg[1], frame.f_lasti)
+        return raised_function
+    return local_function
+
+
+def _local_no_returns(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
+    if event == "return":
+        _append(None)
+        return None
+    if event == "exception":
+        _pending[id(frame)] = (arg[1], frame.f_lasti)
+        return raised_function
+    return local_function
+
+
+def _raised_returns(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
+    """A plain function's frame after an 'exception' event: 'return' may be that raise."""
+    if event == "return":
+        raised = _pending.pop(id(frame), None)
+        if raised is not None and frame.f_code.co_code[frame.f_lasti] != _RETURN:
+            _append((RAISE, _exception(raised[0])))
+        else:  # handled in the frame, which then returned
+            _append(arg if type(arg) in KEEP else _freeze(arg))
+    elif event == "exception":
+        _pending[id(frame)] = (arg[1], frame.f_lasti)
+    return raised_function
+
+
+def _raised_no_returns(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
+    if event == "return":
+        raised = _pending.pop(id(frame), None)
+        if raised is not None and frame.f_code.co_code[frame.f_lasti] != _RETURN:
+            _append((RAISE, _exception(raised[0])))
+        else:
+            _append(None)
+    elif event == "exception":
+        _pending[id(frame)] = (arg[1], frame.f_lasti)
+    return raised_function
+
+
+def local(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
+    """A generator's or coroutine's frame: 'return' may also be a yield."""
+    if not _active:  # resumed below a replay guard: left out, as its resume was
+        if event == "return":
+            _pending.pop(id(frame), None)
+        return local
+    if event == "return":
+        lasti = frame.f_lasti
+        opcode = frame.f_code.co_code[lasti]
+        raised = _pending.pop(id(frame), None) if _pending else None
+        if opcode == _RETURN:
+            _append(_state.returned(arg))
+        elif opcode == _YIELD and (raised is None or raised[1] != lasti):
+            _append((YIELD, id(frame), _yielded(_infos[id(frame.f_code)], arg)))  # type: ignore[arg-type]
+        else:  # left by an exception ('return' with None, at the raising opcode)
+            _append((RAISE, _exception(raised[0] if raised else None)))
+    elif event == "exception":
+        _pending[id(frame)] = (arg[1], frame.f_lasti)
+    return local
+
+
+def guard_local(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
+    """A replay guard's frame: 'return' (also a suspension) ends what it hides."""
+    if event == "return":
+        _leave()
+    return guard_local
+
+
+def record(frame: types.FrameType, theirs: TraceFunction) -> TraceFunction:
+    """Any frame of a matching module, off the hot path."""
+    code = frame.f_code
+    info = _infos.get(id(code), MISSING)
+    if info is MISSING:
+        info = _state.classify(code, frame.f_globals)
+    if info is None:
+        return theirs
+    kind = info.kind
+    if kind is GUARD:
+        _enter()
+        mine = guard_local
+    elif not _active:
+        return theirs
+    elif kind != FUNCTION and frame.f_lasti > info.first_resume:
+        _append((RESUME, id(frame)))
+        mine = local
+    elif not _take():
+        return theirs
+    else:
+        _append((code, _arguments(info, frame.f_locals)) if _capture_args else code)
+        mine = local_function if kind == FUNCTION else local
+    if theirs is None:
+        frame.f_trace_lines = False
+        return mine
+    return _Chain(mine, theirs)
+
+
+# The two variants of `call`, the global trace function (with and without arguments): one test
+# less per call than a flag. On 3.11 each bytecode of a trace function runs unspecialized (~8 ns
+# apiece). A frame of the module left out last time costs ~25 ns on top of the ~230 ns any Python
+# trace function costs; another one ~50 ns (the module's verdict by name), ~20 ns more when the
+# frame is recorded.
+
+
+def _call_arguments(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
+    global _skipped
+    if frame.f_globals is _skipped:
+        return None
+    try:
+        if _modules[frame.f_globals["__name__"]] is None:
+            _skipped = frame.f_globals
+            return None
+    except KeyError:
+        if _module_matches(frame.f_globals) is None:
+            _skipped = frame.f_globals
+            return None
+    code = frame.f_code
+    if id(code) in _fast:
+        for _ in _budget:
+            values: dict[Any, Any] = frame.f_locals.copy()
+            for value in values.values():
+                if type(value) in _keep:
+                    continue
+                if type(value) is not str or len(value) > _short:
+                    _append((code, _arguments(_infos[id(code)], values)))  # type: ignore[arg-type]
+                    break
+            else:
+                values[CALL] = code
+                _append(values)
+            frame.f_trace_lines = False
+            return local_function
+    return record(frame, None)
+
+
+def _call_bare(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
+    global _skipped
+    if frame.f_globals is _skipped:
+        return None
+    try:
+        if _modules[frame.f_globals["__name__"]] is None:
+            _skipped = frame.f_globals
+            return None
+    except KeyError:
+        if _module_matches(frame.f_globals) is None:
+            _skipped = frame.f_globals
+            return None
+    code = frame.f_code
+    if id(code) in _fast:
+        for _ in _budget:
+            _append(code)
+            frame.f_trace_lines = False
+            return local_function
+    return record(frame, None)
+
+
+def call_chained(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
+    global _previous
+    theirs = None
+    if _previous is not None:
+        theirs = _previous(frame, event, arg)
+        current = sys.gettrace()
+        if current is not call_chained:  # coverage's C tracer put itself back
+            _previous = current
+            sys.settrace(call_chained)
+    try:
+        verdict = _modules[frame.f_globals["__name__"]]
+    except KeyError:
+        verdict = _module_matches(frame.f_globals)
+    if verdict is None:
+        return theirs
+    return record(frame, theirs)
+
+
+_COPIED = (_refresh, _take, _enter, _leave, local, guard_local, record, call_chained)
+_NOTHING: frozenset[int] = frozenset()
 
 
 class _ThreadTracer:
     """The trace functions of one thread, recording into one segment."""
 
     def __init__(self, state: TraceState, segment: Segment, previous: TraceFunction) -> None:
-        self.previous = previous
-        self.call = self._make(state, segment, chained=previous is not None)
+        by_reference = state.by_reference
+        namespace = dict(globals())
+        namespace.update(
+            _state=state,
+            _segment=segment,
+            _log=segment.log,
+            _append=segment.log.append,
+            _limit=segment.limit,
+            _budget=repeat(None, (segment.limit + 1) // 2),
+            _infos=state.infos,
+            _plain=state.plain,
+            _fast=state.plain,
+            _modules=state.modules,
+            _module_matches=state.module_matches,
+            _arguments=state.arguments,
+            _yielded=state.yielded,
+            _freeze=state.freezer.value,
+            _exception=state.freezer.exception,
+            _capture_args=state.capture_args,
+            _keep=KEEP if by_reference else frozenset(),
+            _short=state.freezer.max_repr if by_reference else -1,
+            _pending={},
+            _active=True,
+            _depth=0,
+            _previous=previous,
+            _skipped=None,
+        )
+        plain, raised = (
+            (_local_returns, _raised_returns)
+            if state.capture_returns
+            else (_local_no_returns, _raised_no_returns)
+        )
+        call = _call_arguments if state.capture_args else _call_bare
+        names: dict[Callable[..., Any], str] = {
+            plain: "local_function",
+            raised: "raised_function",
+            call: "call",
+        }
+        for function in (*_COPIED, plain, raised, call):
+            name = names.get(function, function.__name__)
+            namespace[name] = types.FunctionType(function.__code__, namespace, name)
+        self.namespace = namespace
+        self.refresh: Callable[[], None] = namespace["_refresh"]
+        self.call: TraceFunction = namespace["call_chained" if previous is not None else "call"]
 
-    def _make(self, state: TraceState, segment: Segment, chained: bool) -> TraceFunction:
-        log = segment.log
-        append = log.append
-        limit = segment.limit
-        infos = state.infos
-        modules = state.modules
-        gettrace, settrace = sys.gettrace, sys.settrace
-        yielded = state.yielded
-        returned = state.returned if state.capture_returns else None
-        exception = state.freezer.exception
-        capture_args = state.capture_args
-        pending: dict[int, tuple[BaseException | None, int]] = {}
-        tracer = self
-
-        def local_function(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
-            """A plain function's frame: without an 'exception' event, 'return' is a return."""
-            if event == "return":
-                raised = pending.pop(id(frame), None) if pending else None
-                if raised is not None and frame.f_code.co_code[frame.f_lasti] != _RETURN_VALUE:
-                    append((RAISE, exception(raised[0])))
-                else:
-                    append(returned(arg) if returned is not None else None)
-            elif event == "exception":
-                pending[id(frame)] = (arg[1], frame.f_lasti)
-            return local_function
-
-        def local(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
-            """A generator's or coroutine's frame: 'return' may also be a yield."""
-            if event == "return":
-                lasti = frame.f_lasti
-                opcode = frame.f_code.co_code[lasti]
-                raised = pending.pop(id(frame), None) if pending else None
-                if opcode == _RETURN_VALUE:
-                    append(returned(arg) if returned is not None else None)
-                elif opcode == _YIELD_VALUE and (raised is None or raised[1] != lasti):
-                    append((YIELD, id(frame), yielded(infos[id(frame.f_code)], arg)))  # type: ignore[arg-type]
-                else:  # left by an exception ('return' with None, at the raising opcode)
-                    append((RAISE, exception(raised[0] if raised else None)))
-            elif event == "exception":
-                pending[id(frame)] = (arg[1], frame.f_lasti)
-            return local
-
-        def record(frame: types.FrameType, theirs: TraceFunction) -> TraceFunction:
-            """A frame of a matching module: recorded unless its code is not a call."""
-            code = frame.f_code
-            info = infos.get(id(code), MISSING)
-            if info is MISSING:
-                info = state.classify(code, frame.f_globals)
-            if info is None or not state.recording or segment.end is not None:
-                return theirs
-            mine = local_function if info.kind == FUNCTION else local
-            if info.kind != FUNCTION and frame.f_lasti > info.first_resume:
-                append((RESUME, id(frame)))
-            elif len(log) >= limit:
-                state.full(segment)
-                return theirs
-            elif capture_args:
-                append((code, state.arguments(info, frame)))
-            else:
-                append(code)
-            if theirs is None:
-                frame.f_trace_lines = False
-                return mine
-            return _Chain(mine, theirs)
-
-        def call(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
-            # The module's verdict by name: the cheapest test measured here (~70 ns on top of
-            # the ~200 ns any Python trace function costs on 3.11). `record`, inlined.
-            try:
-                verdict = modules[frame.f_globals["__name__"]]
-            except KeyError:
-                verdict = state.module_matches(frame.f_globals)
-            if verdict is None:
-                return None
-            code = frame.f_code
-            info = infos.get(id(code), MISSING)
-            if info is MISSING:
-                info = state.classify(code, frame.f_globals)
-            if info is None or not state.recording or segment.end is not None:
-                return None
-            if info.kind != FUNCTION:
-                return record(frame, None)
-            if len(log) >= limit:
-                state.full(segment)
-                return None
-            if capture_args:
-                append((code, state.arguments(info, frame)))
-            else:
-                append(code)
-            frame.f_trace_lines = False
-            return local_function
-
-        def call_chained(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
-            theirs = None
-            previous = tracer.previous
-            if previous is not None:
-                theirs = previous(frame, event, arg)
-                current = gettrace()
-                if current is not call_chained:  # coverage's C tracer put itself back
-                    tracer.previous = current
-                    settrace(call_chained)
-            try:
-                verdict = modules[frame.f_globals["__name__"]]
-            except KeyError:
-                verdict = state.module_matches(frame.f_globals)
-            if verdict is None:
-                return theirs
-            return record(frame, theirs)
-
-        return call_chained if chained else call
+    @property
+    def previous(self) -> TraceFunction:
+        """The trace function this one chains to (coverage's may replace itself)."""
+        return self.namespace["_previous"]
 
 
 class SettraceBackend:
     def __init__(self, state: TraceState) -> None:
         self.state = state
         self.main: _ThreadTracer | None = None
+        self.tracers: list[_ThreadTracer] = []
         self.previous_hook: TraceFunction = None
         self.thread_hook: TraceFunction = None
 
     def start(self) -> None:
         state = self.state
         self.main = _ThreadTracer(state, state.new_segment(state.owner, False), sys.gettrace())
+        self.tracers = [self.main]
         if state.threads:
             self.previous_hook = threading.gettrace()
             self.thread_hook = self._thread_started
@@ -198,6 +405,7 @@ class SettraceBackend:
             return previous(frame, event, arg) if previous is not None else None
         segment = self.state.new_segment(_thread.get_ident(), False)
         tracer = _ThreadTracer(self.state, segment, previous)
+        self.tracers.append(tracer)
         sys.settrace(tracer.call)
         return tracer.call(frame, event, arg)
 
@@ -217,3 +425,6 @@ class SettraceBackend:
             threading.settrace(self.previous_hook)
         self.thread_hook = self.previous_hook = None
         self.main = None
+        for tracer in self.tracers:  # other threads keep their trace function: now idle
+            tracer.refresh()
+        self.tracers = []

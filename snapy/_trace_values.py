@@ -17,6 +17,7 @@ import enum
 import fractions
 import gc
 import os
+import types
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import PurePath
@@ -34,6 +35,8 @@ _SCALARS = frozenset(
     | {dt.datetime, dt.date, dt.time, dt.timedelta, dt.timezone, uuid.UUID, Redacted}
 )
 _WRAPPED = "async_generator_wrapped_value"
+_SUSPENDABLE = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
+_SNAPY = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class ReprText:
@@ -217,6 +220,10 @@ class Freezer:
             if isinstance(value, tuple) and hasattr(kind, "_fields"):  # a namedtuple
                 state = value._asdict()  # type: ignore[attr-defined]
                 return ObjectState(kind.__qualname__, self._mapping(state, budget, depth, seen))
+            if isinstance(value, _SUSPENDABLE) and _made_by_snapy(value):
+                # A replayed generator: made by snapy's replay internals, in one place while
+                # recording and another while replaying; its name would differ between both.
+                return ReprText(f"<{kind.__name__} object>")
             state = _public_state(value)
             if state is not None:
                 return ObjectState(kind.__qualname__, self._mapping(state, budget, depth, seen))
@@ -256,6 +263,12 @@ class Freezer:
 
 NOT_A_RESULT = ReprText("<not a result>")
 UNBOUND = ReprText("<unbound>")
+
+
+def _made_by_snapy(value: Any) -> bool:
+    code = getattr(value, "gi_code", None) or getattr(value, "cr_code", None)
+    code = code or getattr(value, "ag_code", None)
+    return isinstance(code, types.CodeType) and code.co_filename.startswith(_SNAPY)
 
 
 def _public_state(value: Any) -> dict[str, Any] | None:

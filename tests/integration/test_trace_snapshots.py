@@ -266,3 +266,78 @@ def test_the_snapshot_file_is_byte_identical_on_3_11_and_3_12(
         files[version] = snapshots(copy)
     assert files[(3, 11)] == files[(3, 12)]
     assert set(files[(3, 11)]) == {"test_pytest_trace.ambr", "test_unittest_trace.ambr"}
+
+
+GATEWAY_FILES = {
+    "tapp/__init__.py": "",
+    "tapp/gateway.py": """
+        from pathlib import Path
+
+
+        def fmt(value):
+            return f"<{value}>"
+
+
+        def charge(amount, card):
+            with Path("charges.log").open("a") as log:  # the side effect
+                log.write(f"{amount}\\n")
+            return {"id": "ch_" + fmt(amount), "amount": amount}
+    """,
+    "tapp/shop.py": """
+        from tapp import gateway
+
+
+        def price(item):
+            return {"apple": 3, "pear": 4}[item]
+
+
+        def pay(cart):
+            total = sum(price(item) for item in cart)
+            return gateway.charge(total, "4242")["id"]
+    """,
+    "tests/__init__.py": "",
+    "tests/test_pay.py": """
+        import snapy
+        from tapp import shop
+
+
+        def test_pay(snapshot):
+            with snapy.replaying("tapp.gateway.charge"):
+                with snapy.FunctionTracer(["tapp.*"]) as tracer:
+                    assert shop.pay(["apple", "pear"]) == "ch_<7>"
+            assert tracer == snapshot(extension_class=snapy.TracedSnapshot)
+    """,
+}
+PAY_AMBR = """\
+# serializer version: 1
+# name: test_pay
+  '''
+  tapp.shop.pay(cart=['apple', 'pear']) -> 'ch_<7>'
+    tapp.shop.price(item='apple') -> 3
+    tapp.shop.price(item='pear') -> 4
+    tapp.gateway.charge(amount=7, card='4242') -> {'id': 'ch_<7>', 'amount': 7}
+  '''
+# ---
+"""
+
+
+def test_a_trace_snapshot_written_while_recording_passes_on_replay(tmp_path: Path) -> None:
+    for name, text in GATEWAY_FILES.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    pytest_args = ("-m", "pytest", "-p", "no:cacheprovider", "-q")
+    recorded = run(
+        sys.executable, tmp_path, *pytest_args, "--snapshot-update", SIDE_EFFECT_CAPTURE="1"
+    )
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    assert (tmp_path / "charges.log").read_text() == "7\n"  # the real call ran, once
+    written = (tmp_path / "tests" / "__snapshots__" / "test_pay.ambr").read_text()
+    assert written == PAY_AMBR  # the real call's own calls (gateway.fmt) are not in the tree
+    assert list((tmp_path / "tests" / "__recordings__").rglob("*.json"))
+
+    replayed = run(sys.executable, tmp_path, *pytest_args, SIDE_EFFECT_CAPTURE="0")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "1 snapshot passed" in replayed.stdout
+    assert (tmp_path / "charges.log").read_text() == "7\n"  # replayed: not called again
+    assert (tmp_path / "tests" / "__snapshots__" / "test_pay.ambr").read_text() == PAY_AMBR

@@ -337,6 +337,20 @@ def test_max_events_stops_recording_with_a_marker(app):
     assert len(tracer.events) == 11
 
 
+@pytest.mark.parametrize("capture", [True, False])
+@pytest.mark.parametrize("limit", [1, 2, 3, 7, 24, 49, 50, 51])
+def test_max_events_keeps_exactly_the_first_events(app, limit, capture):
+    everything, _ = trace(app.fib, 6, capture_args=capture)
+    assert len(everything.events) == 50  # 25 calls
+    tracer, result = trace(app.fib, 6, max_events=limit, capture_args=capture)
+    assert result == 8
+    kept = min(limit, 50)
+    assert tracer.truncated is (limit < 50)
+    events = [(e.kind, e.depth, e.arguments, e.value) for e in tracer.events]
+    expected = [(e.kind, e.depth, e.arguments, e.value) for e in everything.events[:kept]]
+    assert events == expected + ([("truncated", 0, None, None)] if limit < 50 else [])
+
+
 def test_max_depth_counts_the_calls_below_it(app):
     tracer, _ = trace(app.fib, 4, max_depth=1)
     assert tracer.format() == textwrap.dedent("""\
@@ -354,6 +368,29 @@ def test_values_are_taken_when_the_event_happens(app):
     result.append("after")
     assert tracer.format() == (
         "tapp.core.keep(items=['first'], options={'nested': [1]}) -> ['first', 'later']"
+    )
+
+
+def test_immutable_values_are_kept_and_mutable_ones_copied_when_the_event_happens(app):
+    import array
+    import decimal
+
+    data, numbers = bytearray(b"ab"), array.array("i", [1])
+    text, long_text = "short", "x" * 300
+    tracer, _ = trace(lambda: [app.double(v) for v in (data, numbers, text, long_text)])
+    data.append(0x63)
+    numbers.append(2)
+    lines = tracer.format().splitlines()
+    assert lines[0] == "tapp.core.double(x=bytearray(b'ab')) -> bytearray(b'abab')"
+    assert lines[1] == "tapp.core.double(x=array('i', [1])) -> array('i', [1, 1])"
+    assert lines[2] == "tapp.core.double(x='short') -> 'shortshort'"
+    assert lines[3].startswith("tapp.core.double(x='xxx") and len(lines[3]) < 450
+    calls = [e for e in tracer.events if e.kind == "call"]
+    assert calls[2].arguments["x"] is text  # immutable: kept, not copied
+    assert calls[3].arguments["x"] == long_text[:201]  # cut at max_repr (+1: "..." shows)
+    exact, _ = trace(app.keep, [decimal.Decimal("1.5"), (1, "a")], None)
+    assert exact.format().startswith(
+        "tapp.core.keep(items=[Decimal('1.5'), (1, 'a')], options=None)"
     )
 
 
@@ -495,6 +532,16 @@ def test_the_previous_trace_function_keeps_working_and_is_restored(app):
         tracer.format()
         == "tapp.core.total(cart=['apple']) -> 3\n  tapp.core.price(item='apple') -> 3"
     )
+
+
+def test_a_secret_taken_by_reference_is_redacted_and_compares_by_its_digest(app):
+    tracer, _ = trace(
+        lambda: (app.charge(1, "4242", api_key="sk_1"), app.charge(2, "4242", api_key="sk_1"))
+    )
+    first, second = [e.arguments for e in tracer.events if e.kind == "call"]
+    assert isinstance(first["api_key"], snapy.Redacted)
+    assert first["api_key"] == second["api_key"]  # the same secret, the same digest
+    assert "sk_1" not in repr(tracer.events) and "sk_1" not in tracer.format()
 
 
 def test_threading_hooks_are_restored(app):
