@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ._envelope import sealed_summary
-from ._errors import SnapyError
+from ._errors import CorruptFileError, SnapyError
 from ._paths import split_target
-from ._plain import render, short_repr
+from ._plain import check, render, short_repr
 from ._redact import Redacted
 from ._signature import CallShape
 
@@ -89,6 +89,49 @@ class PendingBundle:
             end = f" -> <{self.outcome}: {kind}>" if kind else f" -> <{self.outcome}>"
         text = f"{self.target.qualname}({args}){end}"
         return text if len(text) <= 240 else text[:237] + "..."
+
+
+#: The fields of a stored call and their JSON types; the optional ones are checked if present.
+_FIELDS: Mapping[str, type] = {"target": str, "key": str, "arguments": dict, "outcome": str}
+_OPTIONAL: Mapping[str, type] = {
+    "kinds": dict,
+    "meta": dict,
+    "mutations": dict,
+    "test": str,
+    "signature": str,
+}
+_JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "a number"}
+
+
+def check_body(body: Mapping[str, Any], path: Path) -> None:
+    """Raise `CorruptFileError` naming `path` unless `body` is a well-formed stored call.
+
+    Checks each field's type and the shape of every stored value (arguments, value, mutations)
+    without unpickling or importing anything, so what shows, diffs or replays the call can
+    rely on them.
+    """
+    for name, kind in (*_FIELDS.items(), *_OPTIONAL.items()):
+        if name not in body:
+            if name in _FIELDS:
+                raise CorruptFileError(path, f"payload is not a snapy bundle ({name!r} missing)")
+            continue
+        if type(body[name]) is not kind:
+            found = _JSON_TYPES.get(type(body[name]), type(body[name]).__name__)
+            raise CorruptFileError(
+                path, f"payload field {name!r} is {found}, not {_JSON_TYPES[kind]}"
+            )
+    if "value" not in body:
+        raise CorruptFileError(path, "payload is not a snapy bundle ('value' missing)")
+    if not all(type(v) is str for v in body.get("kinds", {}).values()):
+        raise CorruptFileError(path, "payload field 'kinds' holds a value that is not a string")
+    values = [("value", body["value"])]
+    for field_name in ("arguments", "mutations"):
+        values += [(f"{field_name}[{k!r}]", v) for k, v in body.get(field_name, {}).items()]
+    for where, node in values:
+        try:
+            check(node)
+        except ValueError as exc:
+            raise CorruptFileError(path, f"stored value {where} is malformed: {exc}") from None
 
 
 @dataclass

@@ -213,6 +213,8 @@ def parse_body(payload: bytes, path: Path) -> dict[str, Any]:
         body = json.loads(payload.decode("utf-8", "surrogatepass"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise CorruptFileError(path, f"payload is not valid JSON ({exc})") from None
+    except RecursionError:  # json's parser recurses once per level of nesting
+        raise CorruptFileError(path, "payload is not valid JSON (nested too deeply)") from None
     if not isinstance(body, dict):
         raise CorruptFileError(path, "payload is not a JSON object")
     return body

@@ -82,7 +82,7 @@ class Folder:
     @property
     def calls(self) -> int:
         count = (self.index or {}).get("call_count")
-        if self.kind == CAPTURE and isinstance(count, int) and count >= len(self.entries):
+        if self.kind == CAPTURE and type(count) is int and count >= len(self.entries):
             return count
         return len(self.entries)
 
@@ -133,6 +133,8 @@ def _index(path: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"cannot read the index ({exc.strerror or exc})"
     except ValueError as exc:
         return None, f"index is not valid JSON ({exc})"
+    except RecursionError:
+        return None, "index is not valid JSON (nested too deeply to read)"
     if not isinstance(value, dict):
         return None, "index is not a JSON object"
     return value, None
@@ -181,6 +183,26 @@ def _listed(index: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
     return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
 
+#: The last nanosecond a time can be shown at (datetime stops at the year 9999).
+_MAX_NS = 253_402_300_800 * 10**9 - 1
+
+
+def _is_number(text: str) -> bool:
+    """Digits that `int()` reads: `"²".isdigit()` is true, and a file name can hold it."""
+    return text.isascii() and text.isdigit()
+
+
+def _time_ns(value: object) -> int | None:
+    """A time an index or a file name gives, if it is one that can be shown."""
+    if type(value) is int and 0 <= value <= _MAX_NS:
+        return value
+    return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _capture_folder(
     path: Path,
     names: Sequence[str],
@@ -195,10 +217,10 @@ def _capture_folder(
         row = by_file.get(name, {})
         stem = name[: -len(SUFFIX)].split("-")
         size, _ = _size(path / name)
-        time_ns = row.get("time_ns")
-        if not isinstance(time_ns, int):
-            time_ns = int(stem[0]) if stem[0].isdigit() else None
-        outcome, summary = row.get("outcome"), row.get("summary")
+        time_ns = _time_ns(row.get("time_ns"))
+        if time_ns is None and _is_number(stem[0]):
+            time_ns = _time_ns(int(stem[0]))
+        outcome, summary = _text(row.get("outcome")), _text(row.get("summary"))
         entries.append(Entry(path / name, stem[-1], size, time_ns, None, outcome, summary))
     module = str((index or {}).get("module") or path.parent.name)
     qualname = str((index or {}).get("qualname") or path.name)
@@ -223,10 +245,9 @@ def _recording_folder(
         row = by_file.get(name, {})
         order_text, _, key = name[: -len(SUFFIX)].partition("-")
         size, mtime = _size(path / name)
-        order = int(order_text) if order_text.isdigit() else None
-        entries.append(
-            Entry(path / name, key, size, mtime, order, row.get("outcome"), row.get("summary"))
-        )
+        order = int(order_text) if _is_number(order_text) else None
+        outcome, summary = _text(row.get("outcome")), _text(row.get("summary"))
+        entries.append(Entry(path / name, key, size, _time_ns(mtime), order, outcome, summary))
     entries.sort(key=lambda e: (e.order if e.order is not None else -1, e.path.name))
     target = str((index or {}).get("target") or path.name)
     test = (index or {}).get("test")

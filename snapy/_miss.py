@@ -23,6 +23,10 @@ from ._recordings import Recording
 from ._redact import Redacted
 
 _MAX_LINES = 8
+_ANOTHER_SECRET = (
+    "<redacted> -> <redacted> (another secret, or the redaction key differs: see "
+    ".redaction-key in the docs)"
+)
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,7 @@ def argument_differences(recorded: Mapping[str, Any], call: Mapping[str, Any]) -
         old, new = recorded[name], call[name]
         if isinstance(old, Redacted) and isinstance(new, Redacted):
             if old != new:
-                lines.append(
-                    f"{name}: <redacted> -> <redacted> (another secret, or the "
-                    "redaction key differs: see .redaction-key in the docs)"
-                )
+                lines.append(f"{name}: {_ANOTHER_SECRET}")
             continue
         lines.extend(_deep_lines(name, old, new))
     return lines
@@ -71,6 +72,11 @@ def _deep_lines(name: str, old: Any, new: Any) -> list[str]:
     lines = []
     for report, levels in diff.tree.items():
         for level in levels:
+            up = level.up
+            if up is not None and isinstance(up.t1, Redacted) and isinstance(up.t2, Redacted):
+                # deepdiff goes into the two digests; they are not for reading
+                lines.append(f"{up.path(root=name)}: {_ANOTHER_SECRET}")
+                continue
             path = level.path(root=name)
             if report == "type_changes":
                 lines.append(

@@ -34,6 +34,8 @@ def safe_segment(name: str) -> str:
 def inside(root: Path, *names: str) -> Path:
     """`root/<safe name>/...`, checked to stay under `root` once resolved."""
     path = root.joinpath(*(safe_segment(n) for n in names))
+    if "\0" in str(root):  # names cannot hold one (safe_segment); a root given by the caller can
+        raise StoreError(root, "the folder's path holds a NUL character; give a real folder")
     real_root = os.path.realpath(root)
     real = os.path.realpath(path)
     if os.path.commonpath([real_root, real]) != real_root:

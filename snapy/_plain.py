@@ -28,7 +28,7 @@ from typing import Any
 
 from ._errors import CapturedException, SerializationError
 from ._redact import Redacted
-from ._serializers import Serializer
+from ._serializers import Serializer, serializer_named
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _PRINTABLE = re.compile(rb"[\x20-\x7e]*")
@@ -94,19 +94,25 @@ def _import(name: str) -> Any:
         parts = name.split(".")
         for i in range(len(parts) - 1, 0, -1):
             mod = ".".join(parts[:i])
-            try:
-                importlib.import_module(mod)
-            except ImportError:
-                continue
-            found = _find(mod, ".".join(parts[i:]))
-            if found is not None:
-                return found
+            if _imported(mod):
+                found = _find(mod, ".".join(parts[i:]))
+                if found is not None:
+                    return found
         return None
+    return _find(module, qualname) if _imported(module) else None
+
+
+def _imported(module: str) -> bool:
+    """Whether `module` (a name read from a file) could be imported.
+
+    `import_module` refuses an empty name with ValueError and a relative one with TypeError,
+    and a module may fail as it runs; a stored file can name any of them.
+    """
     try:
         importlib.import_module(module)
-    except ImportError:
-        return None
-    return _find(module, qualname)
+    except Exception:
+        return False
+    return True
 
 
 def type_ref(cls: type) -> str:
@@ -277,14 +283,20 @@ class Decoder:
     """Turns the readable form back into values.
 
     With `allow_pickle=False` pickled leaves come back as `PickledValue` and nothing is
-    unpickled or imported (for listing and showing untrusted files).
+    unpickled or imported (for listing and showing untrusted files). With `strict=True` every
+    tagged node's shape is checked before it is decoded (`check` does; the replay path decodes
+    files it checked once, and skips it: it cost a third more per decode).
     """
 
-    def __init__(self, serializer: Serializer, allow_pickle: bool = True) -> None:
+    def __init__(
+        self, serializer: Serializer, allow_pickle: bool = True, *, strict: bool = False
+    ) -> None:
         self.serializer = serializer
         self.allow_pickle = allow_pickle
+        self.strict = strict
 
     def decode(self, node: Any) -> Any:
+        """The value `node` stands for; a node its type cannot rebuild raises `ValueError`."""
         kind = type(node)
         if kind is list:
             return [self.decode(v) for v in node]
@@ -298,7 +310,20 @@ class Decoder:
         handler = _TAGS.get(first)
         if handler is None:
             raise ValueError(f"unknown tag {first!r}")
-        return handler(self, node)
+        if self.strict:
+            problem = shape_problem(first, node)
+            if problem:
+                raise ValueError(problem)
+        try:
+            return handler(self, node)
+        except (TypeError, KeyError, AttributeError, IndexError, ArithmeticError) as exc:
+            # A node of the wrong shape, or one whose content its type refuses: an
+            # unhashable set member, a timedelta out of range, Decimal("") (InvalidOperation
+            # is an ArithmeticError, not a ValueError).
+            problem = shape_problem(first, node)
+            raise ValueError(
+                problem or f"{first} cannot be rebuilt ({type(exc).__name__}: {exc})"
+            ) from None
 
     def _pickle(self, node: dict[str, Any]) -> Any:
         data = base64.b64decode(node["$pickle"], validate=True)
@@ -346,6 +371,8 @@ class Decoder:
 
 
 def _decode_bytes(node: dict[str, Any]) -> bytes:
+    if type(node) is not dict or not ({"$bytes", "$b64"} & node.keys()):
+        raise ValueError(f"not a $bytes or $b64 node: {short_repr(node)}")
     if "$bytes" in node:
         return str(node["$bytes"]).encode("ascii")
     return base64.b64decode(node["$b64"], validate=True)
@@ -381,31 +408,128 @@ _TAGS: dict[str, Callable[[Decoder, dict[str, Any]], Any]] = {
 }
 
 
+# What each tag's node must hold, checked before it is decoded or rendered: stored files are
+# read from disk and may be damaged or hostile (issue 9), and the wrong type in one field
+# would otherwise surface as a TypeError far from the file that holds it.
+_SHAPES: dict[str, tuple[tuple[str, type, bool], ...]] = {
+    "$tuple": (("$tuple", list, True),),
+    "$set": (("$set", list, True),),
+    "$frozenset": (("$frozenset", list, True),),
+    "$dict": (("$dict", list, True),),
+    "$float": (("$float", str, True),),
+    "$bytes": (("$bytes", str, True),),
+    "$b64": (("$b64", str, True),),
+    "$bytearray": (("$bytearray", dict, True),),
+    "$datetime": (("$datetime", str, True),),
+    "$date": (("$date", str, True),),
+    "$time": (("$time", str, True),),
+    "$timedelta": (("$timedelta", list, True),),
+    "$decimal": (("$decimal", str, True),),
+    "$uuid": (("$uuid", str, True),),
+    "$complex": (("$complex", list, True),),
+    "$path": (("$path", str, True), ("type", str, False)),
+    "$redacted": (("$redacted", str, True),),
+    "$pickle": (("$pickle", str, True), ("type", str, False), ("repr", str, False)),
+    "$enum": (("$enum", str, True), ("name", str, True)),
+    "$dataclass": (("$dataclass", str, True), ("fields", dict, True)),
+    "$exception": (
+        ("$exception", str, True),
+        ("args", list, True),
+        ("state", dict, False),
+        ("message", str, False),
+    ),
+}
+
+
+def shape_problem(tag: str, node: dict[str, Any]) -> str:
+    """Why `node` (tagged `tag`) is not a well-formed node of its tag; "" when it is."""
+    for name, kind, required in _SHAPES.get(tag, ()):
+        if name not in node:
+            if required:
+                return f"{tag} node has no {name!r}"
+            continue
+        value = node[name]
+        if type(value) is not kind:
+            return f"{tag} node holds {type(value).__name__} in {name!r}, not {kind.__name__}"
+    if tag == "$dict" and not all(type(p) is list and len(p) == 2 for p in node[tag]):
+        return "$dict node holds an entry that is not a [key, value] pair"
+    if tag == "$complex" and not (len(node[tag]) == 2 and all(type(p) is str for p in node[tag])):
+        return "$complex node does not hold two strings"
+    if tag == "$timedelta" and not (
+        len(node[tag]) <= 7 and all(type(p) in (int, float) for p in node[tag])
+    ):
+        return "$timedelta node does not hold up to seven numbers"
+    return ""
+
+
+#: JSON nesting `check` accepts. Values are redacted before they are stored, and anything
+#: deeper than 32 levels is redacted whole (`snapy._redact`), so 100 leaves room to spare.
+MAX_DEPTH = 100
+
+
+def check(node: Any) -> None:
+    """Raise `ValueError` if `node` is not a well-formed stored value.
+
+    Decodes the way `snapy show` reads files: nothing is unpickled and nothing imported. The
+    depth is measured first, without recursion, so a hostile file cannot exhaust the stack.
+    """
+    pending = [(node, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"the value is nested more than {MAX_DEPTH} levels deep")
+        if type(item) is list:
+            pending.extend((child, depth + 1) for child in item)
+        elif type(item) is dict:
+            pending.extend((child, depth + 1) for child in item.values())
+    try:
+        Decoder(serializer_named("pickle"), allow_pickle=False, strict=True).decode(node)
+    except RecursionError:
+        raise ValueError("the value is nested too deeply to read back") from None
+
+
+_MAX_RENDER_DEPTH = 50
+
+
 def render(node: Any, limit: int = 200) -> str:
-    """A short Python-like text of an encoded value, without unpickling or importing."""
-    text = _render(node)
+    """A short Python-like text of an encoded value, without unpickling or importing.
+
+    Never fails: a malformed node (a damaged or hostile file) is shown as the JSON it holds.
+    """
+    text = _render(node, 0)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _render(node: Any) -> str:
+def _render(node: Any, depth: int) -> str:
+    if depth > _MAX_RENDER_DEPTH:
+        return "..."
     if type(node) is list:
-        return "[" + ", ".join(_render(v) for v in node) + "]"
+        return "[" + ", ".join(_render(v, depth + 1) for v in node) + "]"
     if type(node) is not dict:
         return repr(node)
     if not node:
         return "{}"
     first = next(iter(node))
     if not first.startswith("$"):
-        return "{" + ", ".join(f"{k!r}: {_render(v)}" for k, v in node.items()) + "}"
+        return "{" + ", ".join(f"{k!r}: {_render(v, depth + 1)}" for k, v in node.items()) + "}"
+    if first not in _TAGS or shape_problem(first, node):
+        return repr(node)
+    try:
+        return _render_tagged(first, node, depth + 1)
+    except ValueError:  # a string its type cannot read: float("x"), bad base64
+        return repr(node)
+
+
+def _render_tagged(first: str, node: dict[str, Any], depth: int) -> str:
     value = node[first]
     if first == "$tuple":
-        inner = ", ".join(_render(v) for v in value)
+        inner = ", ".join(_render(v, depth) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if first in ("$set", "$frozenset"):
-        inner = ", ".join(_render(v) for v in value)
+        inner = ", ".join(_render(v, depth) for v in value)
         return f"{{{inner}}}" if first == "$set" else f"frozenset({{{inner}}})"
     if first == "$dict":
-        return "{" + ", ".join(f"{_render(k)}: {_render(v)}" for k, v in value) + "}"
+        return "{" + ", ".join(f"{_render(k, depth)}: {_render(v, depth)}" for k, v in value) + "}"
     if first == "$redacted":
         return "<redacted>"
     if first == "$pickle":
@@ -413,15 +537,15 @@ def _render(node: Any) -> str:
     if first == "$enum":
         return f"{value.rpartition(':')[2]}.{node['name']}"
     if first == "$dataclass":
-        fields = ", ".join(f"{k}={_render(v)}" for k, v in node["fields"].items())
+        fields = ", ".join(f"{k}={_render(v, depth)}" for k, v in node["fields"].items())
         return f"{value.rpartition(':')[2]}({fields})"
     if first == "$exception":
-        args = ", ".join(_render(a) for a in node["args"])
+        args = ", ".join(_render(a, depth) for a in node["args"])
         return f"{value.rpartition(':')[2]}({args})"
     if first in ("$bytes", "$b64"):
         return repr(_decode_bytes(node))
     if first == "$bytearray":
-        return f"bytearray({_render(value)})"
+        return f"bytearray({_render(value, depth)})"
     if first == "$timedelta":
         return "timedelta(" + ", ".join(repr(v) for v in value) + ")"
     if first == "$complex":

@@ -23,7 +23,7 @@ from typing import Any
 
 import filelock
 
-from ._bundle import Target
+from ._bundle import Target, check_body
 from ._envelope import pack, parse_body, sealed_summary, unpack
 from ._errors import CorruptFileError, StoreError
 from ._keys import redaction_key
@@ -265,7 +265,7 @@ class RecordingStore:
         try:
             index = json.loads((folder / INDEX).read_bytes())
             signature = index.get("signature") if isinstance(index, dict) else None
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
             pass
         recordings = []
         if folder.is_dir():
@@ -281,12 +281,14 @@ class RecordingStore:
     def _load(self, path: Path) -> Recording:
         stem = path.name[: -len(SUFFIX)]
         order_text, _, key = stem.partition("-")
-        order = int(order_text) if order_text.isdigit() else -1
+        order = int(order_text) if order_text.isascii() and order_text.isdigit() else -1
         try:
             header, payload = unpack(path.read_bytes(), path, self.signing_key)
             body = parse_body(payload, path)
             if not {"arguments", "outcome", "value"} <= body.keys():
                 raise CorruptFileError(path, "payload is not a snapy recording")
+            # Fields of the wrong type would fail the index summary, a replay or a miss report.
+            check_body(body, path)
             return Recording(order, key, path, body, header.serializer)
         except OSError as exc:
             error = StoreError(path, f"cannot read the file ({exc.strerror or exc})")
@@ -296,9 +298,18 @@ class RecordingStore:
 
     @contextlib.contextmanager
     def _locked(self, folder: Path) -> Iterator[None]:
-        make_dirs(self.root, folder)
-        with filelock.FileLock(folder / ".lock", timeout=self.lock_timeout, mode=0o600):
+        lock = filelock.FileLock(folder / ".lock", timeout=self.lock_timeout, mode=0o600)
+        try:
+            make_dirs(self.root, folder)
+            lock.acquire()
+        except OSError as exc:  # a read-only folder, or a .lock that is a link (ELOOP)
+            raise StoreError(
+                folder / ".lock", f"cannot lock the folder ({exc.strerror or exc})"
+            ) from exc
+        try:
             yield
+        finally:
+            lock.release()
 
     def append(self, rset: RecordingSet, body: dict[str, Any]) -> Recording:
         """Write one recorded call of `rset`; its index follows at `flush()`.

@@ -112,7 +112,12 @@ class Redactor:
     def digest(self, value: Any) -> str:
         from ._signature import canonical
 
-        return hmac.new(self.key, canonical(value), hashlib.blake2b).hexdigest()[:32]
+        try:
+            data = canonical(value)
+        except Exception:  # nested too deeply, or state that fails to read: still hidden
+            kind = type(value)
+            data = f"unreadable {kind.__module__}.{kind.__qualname__}".encode()
+        return hmac.new(self.key, data, hashlib.blake2b).hexdigest()[:32]
 
     def arguments(self, bound: Mapping[str, Any]) -> dict[str, Any]:
         """`bound` with secret arguments and secret entries at any depth replaced."""
@@ -128,48 +133,64 @@ class Redactor:
         """`value` with secret mapping entries (and object attributes) replaced.
 
         Containers are copied only along the paths that hold a secret; the rest is shared.
+        Erring on the side of hiding, a whole value is replaced when it cannot be searched to
+        the end: parts nested deeper than 32 levels, a cycle back to a container that holds a
+        secret (the copy would reach the original through it), or state that fails to read.
         """
-        return self._walk(value, 0, set())
+        try:
+            return self._walk(value, 0, {})
+        except Exception:
+            return Redacted(self.digest(value))
 
-    def _walk(self, value: Any, depth: int, seen: set[int]) -> Any:
+    def _walk(self, value: Any, depth: int, seen: dict[int, bool]) -> Any:
         kind = type(value)
         if kind in _SCALARS:
             return value
-        if depth > _MAX_DEPTH or id(value) in seen:
+        ident = id(value)
+        if ident in seen:
+            seen[ident] = True  # a cycle: settled once the container it returns to is done
             return value
-        seen.add(id(value))
+        if depth > _MAX_DEPTH:
+            return Redacted(self.digest(value))
+        seen[ident] = False
         try:
-            if kind is dict or isinstance(value, Mapping):
-                return self._mapping(value, depth, seen)
-            if kind in (list, tuple, set, frozenset):
-                # Scalars are checked inline: this runs on every captured call (a function
-                # call per item cost ~0.1 µs each).
-                changed = False
-                items = []
-                for item in value:
-                    new = item if type(item) in _SCALARS else self._walk(item, depth + 1, seen)
-                    changed = changed or new is not item
-                    items.append(new)
-                return kind(items) if changed else value
-            if issubclass(kind, tuple) and hasattr(kind, "_fields"):  # a namedtuple
-                fields = value._asdict()
-                changed = self._mapping(fields, depth, seen)
-                return value if changed is fields else value._replace(**changed)
-            state = getattr(value, "__dict__", None)
-            if isinstance(state, dict) and state and not isinstance(value, type):
-                return self._object(value, state, depth, seen)
-            if dataclasses.is_dataclass(value) and not isinstance(value, type):  # slots=True
-                state = {
-                    f.name: getattr(value, f.name)
-                    for f in dataclasses.fields(value)
-                    if hasattr(value, f.name)
-                }
-                return self._object(value, state, depth, seen)
-            return value
+            new = self._copy(value, kind, depth, seen)
         finally:
-            seen.discard(id(value))
+            cyclic = seen.pop(ident)
+        if cyclic and new is not value:
+            return Redacted(self.digest(value))
+        return new
 
-    def _mapping(self, value: Mapping[Any, Any], depth: int, seen: set[int]) -> Any:
+    def _copy(self, value: Any, kind: type, depth: int, seen: dict[int, bool]) -> Any:
+        if kind is dict or isinstance(value, Mapping):
+            return self._mapping(value, depth, seen)
+        if kind in (list, tuple, set, frozenset):
+            # Scalars are checked inline: this runs on every captured call (a function
+            # call per item cost ~0.1 µs each).
+            changed = False
+            items = []
+            for item in value:
+                new = item if type(item) in _SCALARS else self._walk(item, depth + 1, seen)
+                changed = changed or new is not item
+                items.append(new)
+            return kind(items) if changed else value
+        if issubclass(kind, tuple) and hasattr(kind, "_fields"):  # a namedtuple
+            fields = value._asdict()
+            changed = self._mapping(fields, depth, seen)
+            return value if changed is fields else value._replace(**changed)
+        state = getattr(value, "__dict__", None)
+        if isinstance(state, dict) and state and not isinstance(value, type):
+            return self._object(value, state, depth, seen)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):  # slots=True
+            state = {
+                f.name: getattr(value, f.name)
+                for f in dataclasses.fields(value)
+                if hasattr(value, f.name)
+            }
+            return self._object(value, state, depth, seen)
+        return value
+
+    def _mapping(self, value: Mapping[Any, Any], depth: int, seen: dict[int, bool]) -> Any:
         changed = {}
         for k, v in value.items():
             if isinstance(k, str) and self.filter.is_sensitive(k):
@@ -190,7 +211,7 @@ class Redactor:
         except Exception:
             return {k: changed.get(k, v) for k, v in value.items()}
 
-    def _object(self, value: Any, state: dict[str, Any], depth: int, seen: set[int]) -> Any:
+    def _object(self, value: Any, state: dict[str, Any], depth: int, seen: dict[int, bool]) -> Any:
         changed = self._mapping(state, depth, seen)
         if changed is state:
             return value

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ._bundle import Target
+from ._bundle import Target, check_body
 from ._capture import _instance_arg
-from ._errors import ConfigError, SnapyError
+from ._errors import ConfigError, CorruptFileError, RecordingNotFoundError, SnapyError, StoreError
 from ._miss import miss_error
 from ._modes import Mode
 from ._plain import Encoder
@@ -36,6 +36,7 @@ MatchOn = Iterable[str] | Callable[[dict[str, Any]], Any] | None
 _stores: dict[tuple[str, bytes | None], RecordingStore] = {}
 _stores_lock = threading.Lock()
 _MUTABLE = (list, dict, set, bytearray)
+_OUTCOMES = ("result", "exception", "generator")
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ class _Replayer:
         self.target = Target.of(fn)
         self.shape = CallShape(fn)
         self.kinds = self.shape.kinds()
-        self.signature = str(self.shape.signature)
+        # Stored in every recording and shown by misses: a secret default stays hidden.
+        self.signature = signature_text(self.shape.signature, redact)
         self.generator = inspect.isgeneratorfunction(fn)
         ignored = list(ignore_args)
         instance = _instance_arg(fn, self.shape)
@@ -139,6 +141,8 @@ class _Replayer:
         self.filter = redact
         self.calls: list[Call] = []
         self._rset: RecordingSet | None = None
+        # Recordings whose body passed `check_body`, by id (the value keeps the id taken).
+        self._checked: dict[int, Recording] = {}
 
     def skip(self) -> int:
         return 0
@@ -172,6 +176,17 @@ class _Replayer:
         # counter read three times gets three recordings, replayed in order.
         with rset.lock:
             found, count = rset.take(key, self.repeat_last and self.mode is Mode.REPLAY)
+        if found is not None and found.error is None and id(found) not in self._checked:
+            try:
+                check_body(found.body, found.path)
+                if found.body["outcome"] not in _OUTCOMES:
+                    raise CorruptFileError(
+                        found.path, f"unknown outcome {found.body['outcome']!r} in the recording"
+                    )
+            except CorruptFileError as exc:
+                found.error = exc
+            else:
+                self._checked[id(found)] = found
         if found is not None and found.error is not None:
             if self.mode is Mode.REPLAY:
                 raise self._miss(rset, key, redacted, count, broken=found)
@@ -182,12 +197,29 @@ class _Replayer:
 
     def replay(self, rec: Recording, bound: Mapping[str, Any], redacted: dict[str, Any]) -> Any:
         __tracebackhide__ = True
-        decoder = rec.decoder()
-        for name, node in rec.body.get("mutations", {}).items():
-            if name in bound:
-                _apply_mutation(bound[name], decoder.decode(node))
-        value = decoder.decode(rec.body["value"])
         outcome = rec.body["outcome"]
+        try:
+            decoder = rec.decoder()
+            changes = {
+                name: decoder.decode(node)
+                for name, node in rec.body.get("mutations", {}).items()
+                if name in bound
+            }
+            value = decoder.decode(rec.body["value"])
+            if outcome == "exception" and not isinstance(value, BaseException):
+                raise TypeError(f"the recorded exception is a {type(value).__name__} value")
+            if outcome == "generator" and type(value) is not list:
+                raise TypeError(f"the recorded items are a {type(value).__name__} value")
+            for name, new in changes.items():
+                if not _fits(bound[name], new):
+                    raise TypeError(
+                        f"argument {name!r} is a {type(bound[name]).__name__} value; the "
+                        f"recording makes it a {type(new).__name__} value"
+                    )
+        except Exception as exc:  # an unpickler can raise anything
+            raise self._unreadable(rec, redacted, exc) from None
+        for name, new in changes.items():
+            _apply_mutation(bound[name], new)
         self.calls.append(
             Call(redacted, "exception" if outcome == "exception" else "result", value, "replayed")
         )
@@ -240,6 +272,19 @@ class _Replayer:
         encoder = Encoder(self.store.serializer)
         return {name: encoder.encode(value) for name, value in redacted.items()}
 
+    def _unreadable(
+        self, rec: Recording, redacted: dict[str, Any], exc: Exception
+    ) -> RecordingNotFoundError:
+        """The miss for a recording whose values cannot be rebuilt (a class gone, a damaged
+        or hostile file): it names the file, as an unreadable envelope does."""
+        if isinstance(exc, StoreError):
+            rec.error = exc
+        else:
+            cause = f"cannot rebuild the recorded values ({type(exc).__name__}: {exc})"
+            rec.error = CorruptFileError(rec.path, cause)
+        rset = self.recordings()
+        return self._miss(rset, rec.key, redacted, len(rset.by_key.get(rec.key, [])), broken=rec)
+
     def _miss(
         self,
         rset: RecordingSet,
@@ -247,7 +292,7 @@ class _Replayer:
         call: dict[str, Any],
         count: int,
         broken: Recording | None = None,
-    ) -> Exception:
+    ) -> RecordingNotFoundError:
         common: dict[str, Any] = {
             "target": self.target.name,
             "qualname": self.target.qualname,
@@ -299,8 +344,46 @@ class _Replayer:
         )
 
 
+class _Hidden:
+    """Stands for a secret default value in the text of a signature."""
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+
+def signature_text(signature: inspect.Signature, argument_filter: ArgumentFilter) -> str:
+    """`signature` as recordings store it, with secrets in default values hidden.
+
+    `(user, api_key='sk-live-1')` reads `(user, api_key=<redacted>)`, and a default mapping
+    keeps its secret keys hidden the way arguments do: `(headers={'auth': <redacted>})`.
+    """
+    redactor = Redactor(argument_filter, b"snapy signature text")
+    params = []
+    for p in signature.parameters.values():
+        if p.default is not p.empty:
+            if argument_filter.is_sensitive(p.name):
+                p = p.replace(default=_Hidden())
+            else:
+                p = p.replace(default=redactor.value(p.default))
+        params.append(p)
+    return str(signature.replace(parameters=params))
+
+
 def _json(node: Any) -> str:
     return json.dumps(node, sort_keys=True, ensure_ascii=False)
+
+
+def _fits(target: Any, new: Any) -> bool:
+    """Whether `_apply_mutation` can make `target` equal `new` (a file may hold anything)."""
+    if isinstance(target, list):
+        return type(new) is list
+    if isinstance(target, bytearray):
+        return isinstance(new, bytes | bytearray)
+    if isinstance(target, dict):
+        return isinstance(new, dict)
+    if isinstance(target, set):
+        return isinstance(new, set | frozenset)
+    return True
 
 
 def _apply_mutation(target: Any, new: Any) -> None:

@@ -24,7 +24,7 @@ from ._modes import Mode
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
-_SIZE = re.compile(r"^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d{1,18})\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 #: Environment variable of each setting, in the order they are documented.
@@ -89,7 +89,8 @@ def parse_retention(name: str, raw: object) -> float:
         text = raw.strip().lower()
         if text in ("inf", "infinite", "all", "unlimited"):
             return math.inf
-        if not (text.isascii() and text.isdigit()) or int(text) < 1:  # "²".isdigit()
+        # "²".isdigit(); and int() refuses more than 4300 digits with a ValueError
+        if not (text.isascii() and text.isdigit()) or len(text) > 18 or int(text) < 1:
             raise ConfigError(name, raw, expected)
         return int(text)
     if raw == math.inf:
@@ -210,7 +211,15 @@ def load_settings(
     """
     env = os.environ if environ is None else environ
     path = Path(".env") if dotenv_path is None else Path(dotenv_path)
-    from_file = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    try:
+        from_file = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            ".env file",
+            str(path),
+            f"it is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save it as UTF-8",
+        ) from None
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for attr, var in ENV_NAMES.items():

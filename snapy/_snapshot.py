@@ -17,13 +17,17 @@ from typing import Any, Protocol
 
 from syrupy.data import Snapshot, SnapshotCollection
 from syrupy.exceptions import TaintedSnapshotError
-from syrupy.extensions.amber import AmberDataSerializer
+from syrupy.extensions.amber import AmberDataSerializer, AmberSnapshotExtension
 
+from ._redact import ArgumentFilter, Redactor
 from ._settings import get_settings
 
 SNAPSHOT_DIR = "__snapshots__"
 log = logging.getLogger("snapy")
 _announced = False
+# A snapshot shows a secret as `<redacted>` (the repr of `Redacted`), as a replayed result
+# holds it: the key only has to be the same within this process.
+_HIDE = Redactor(ArgumentFilter(), os.urandom(32))
 
 
 def _announce_update() -> None:
@@ -75,7 +79,7 @@ class AmberFileBackend:
         __tracebackhide__ = True
         entry = self.entry_name(name)
         self.executions += 1
-        serialized = AmberDataSerializer.serialize(value, exclude=exclude)
+        serialized = AmberDataSerializer.serialize(_HIDE.value(value), exclude=exclude)
         collection = self._read()
         stored = collection.get(entry) if collection is not None else None
         if stored is not None and stored.data == serialized and not _tainted(collection):
@@ -122,6 +126,14 @@ class AmberFileBackend:
             Path(temporary.location).unlink(missing_ok=True)
 
 
+class RedactedAmberExtension(AmberSnapshotExtension):
+    """syrupy's amber snapshots, with secrets shown as `<redacted>` as replayed results show
+    them (the default extension of syrupy's `snapshot` fixture under snapy's plugin)."""
+
+    def serialize(self, data: Any, **kwargs: Any) -> str:
+        return super().serialize(_HIDE.value(data), **kwargs)
+
+
 def _tainted(collection: SnapshotCollection | None) -> bool:
     return bool(collection is not None and collection.tainted)
 
@@ -140,6 +152,7 @@ class SyrupyBackend:
 
     def assert_match(self, value: Any, name: str | None, exclude: Any) -> None:
         __tracebackhide__ = True
+        value = _HIDE.value(value)
         assertion = self.snapshot(name=name, exclude=exclude) if name or exclude else self.snapshot
         if assertion == value:
             return

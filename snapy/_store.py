@@ -181,7 +181,7 @@ class CaptureStorage:
     def _orphan_entry(path: Path) -> dict[str, Any]:
         """An index entry for a bundle on disk that the index lost (a writer was killed)."""
         parts = path.name[: -len(SUFFIX)].split("-")
-        time_ns = int(parts[0]) if parts[0].isdigit() else 0
+        time_ns = int(parts[0]) if parts[0].isascii() and parts[0].isdigit() else 0
         return {
             "file": path.name,
             "key": parts[-1],
@@ -209,6 +209,13 @@ class CaptureStorage:
                 "call_count": 0,
                 "bundles": [],
             }
+        # Entries that are not objects naming a file, or a count that is not a number, would
+        # fail every later write of this function: they go, and the files on disk refill them.
+        index["bundles"] = [
+            e for e in index["bundles"] if isinstance(e, dict) and isinstance(e.get("file"), str)
+        ]
+        if type(index.get("call_count")) is not int:
+            index["call_count"] = 0
         return index
 
     @contextlib.contextmanager
@@ -285,8 +292,19 @@ class CaptureStorage:
 
     def target_info(self, folder: Path) -> TargetInfo:
         index = self._read_json(folder / INDEX)
-        bundles = [b for b in index.get("bundles", []) if (folder / b.get("file", "")).is_file()]
-        times = [b["time_ns"] for b in bundles if isinstance(b.get("time_ns"), int)]
+        # An index is read from disk: each entry is checked before it is used.
+        rows = index.get("bundles")
+        bundles = [
+            b
+            for b in (rows if isinstance(rows, list) else [])
+            if isinstance(b, dict)
+            and isinstance(b.get("file"), str)
+            and b["file"].endswith(SUFFIX)
+            and "/" not in b["file"]
+            and (folder / b["file"]).is_file()
+        ]
+        times = [b["time_ns"] for b in bundles if _is_time(b.get("time_ns"))]
+        calls = index.get("call_count")
 
         def when(ns: int | None) -> dt.datetime | None:
             return None if ns is None else dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
@@ -296,8 +314,8 @@ class CaptureStorage:
             module=str(index.get("module", folder.parent.name)),
             qualname=str(index.get("qualname", folder.name)),
             bundles=len(bundles),
-            calls=int(index.get("call_count", len(bundles))),
-            total_bytes=sum(int(b.get("size", 0)) for b in bundles),
+            calls=calls if type(calls) is int and calls >= 0 else len(bundles),
+            total_bytes=sum(b["size"] for b in bundles if type(b.get("size")) is int),
             newest=when(max(times, default=None)),
             oldest=when(min(times, default=None)),
             folder=folder,
@@ -359,9 +377,16 @@ class CaptureStorage:
             value = json.loads(data)
         except (UnicodeDecodeError, ValueError) as exc:
             raise CorruptFileError(path, f"index is not valid JSON ({exc})") from None
+        except RecursionError:  # json's parser recurses once per level of nesting
+            raise CorruptFileError(path, "index is not valid JSON (nested too deeply)") from None
         if not isinstance(value, dict):
             raise CorruptFileError(path, "index is not a JSON object")
         return value
+
+
+def _is_time(value: object) -> bool:
+    """A time in ns that datetime can show (an index may hold any JSON there)."""
+    return type(value) is int and 0 <= value < 253_402_300_800 * 10**9
 
 
 def _after_newest(

@@ -118,7 +118,9 @@ def _skips(count: int) -> Iterable[None]:
 
 def _compile(source: str, qualname: str) -> FunctionType:
     namespace: dict[str, Any] = {}
-    exec(compile(source, f"<snapy wrapper of {qualname}>", "exec"), namespace)
+    # compile() refuses a file name holding a NUL, and a __qualname__ may hold one.
+    name = qualname.replace("\0", "\\0")
+    exec(compile(source, f"<snapy wrapper of {name}>", "exec"), namespace)
     made: FunctionType = namespace[f"{_PREFIX}factory"]()
     return made
 

@@ -86,6 +86,9 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = get_settings()
     except ConfigError as exc:  # a wrong SIDE_EFFECT_CAPTURE: a usage error, not a crash
         raise pytest.UsageError(str(exc)) from None
+    if getattr(config.option, "default_extension", "") is None:
+        # A dotted name: syrupy imports it lazily, and pytest-xdist sends options as text.
+        config.option.default_extension = "snapy._snapshot.RedactedAmberExtension"
     if getattr(config.option, "update_snapshots", False):
         state.update_source = "--snapshot-update"
     elif settings.snapshot_update and hasattr(config.option, "update_snapshots"):

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import snapy
+from snapy._cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -28,12 +29,19 @@ def _default_settings(snapy_settings: object) -> None:
     """In-process snapy settings start from the defaults, whatever SNAPY_* the shell has set."""
 
 
+SOURCE_ROOT = str(Path(snapy.__file__).resolve().parents[1])
 KEY = "integration-signing-key-0123456789"
 
 
 def run(tmp_path: Path, script: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `script` (a file in `tmp_path`) with capture settings from `env` only."""
-    environ = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", **env}
+    environ = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # The snapy under test, whichever environment runs this (a tox env holds a copy).
+        "PYTHONPATH": SOURCE_ROOT,
+        **env,
+    }
     return subprocess.run(
         [sys.executable, script, *args],
         cwd=tmp_path,
@@ -184,8 +192,9 @@ def test_secrets_never_reach_disk(tmp_path: Path) -> None:
 
 MODES = """
 import os
+import sys
 
-os.umask(0)
+os.umask(int(sys.argv[1], 8))
 
 import snapy
 
@@ -195,25 +204,38 @@ def ping(n):
     return n
 
 
+def pay(amount, token):
+    return amount
+
+
 ping(1)
 snapy.flush_captures()
+recorder = snapy.mock(pay, recordings="__recordings__", test_id="test_m::test_x", mode="new")
+recorder(5, token="t-1")
+snapy.flush_recordings()
 open("plain.txt", "w").close()
 """
 
 
-def test_files_are_0600_and_folders_0700_whatever_the_umask(tmp_path: Path) -> None:
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+def test_files_are_0600_and_folders_0700_whatever_the_umask(tmp_path: Path, umask: int) -> None:
     (tmp_path / "modes.py").write_text(MODES)
     root = tmp_path / "captures"
-    done = run(tmp_path, "modes.py", SNAPY_CAPTURE_ENABLED="1", SNAPY_CAPTURE_DIR=str(root))
+    done = run(
+        tmp_path, "modes.py", oct(umask), SNAPY_CAPTURE_ENABLED="1", SNAPY_CAPTURE_DIR=str(root)
+    )
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
-    # umask 0 was in effect: a file the script made itself is world-writable.
-    assert stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o666
+    # The umask was in effect: a file the script made itself has the mode it allows.
+    assert stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o666 & ~umask
 
+    recordings = tmp_path / "__recordings__"
     modes = {
         p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode)
-        for p in [root, *root.rglob("*")]
+        for p in [root, *root.rglob("*"), recordings, *recordings.rglob("*")]
     }
-    bundle = next(name for name in modes if name.endswith(".bundle"))
+    bundle = next(name for name in modes if name.endswith(".bundle") and "captures" in name)
+    recorded = next(name for name in modes if name.endswith(".bundle") and name != bundle)
+    pay = "__recordings__/test_m/test_x/__main__.pay"
     assert modes == {
         "captures": 0o700,
         "captures/.redaction-key": 0o600,
@@ -222,7 +244,16 @@ def test_files_are_0600_and_folders_0700_whatever_the_umask(tmp_path: Path) -> N
         "captures/__main__/ping/.lock": 0o600,
         "captures/__main__/ping/index.json": 0o600,
         bundle: 0o600,
+        "__recordings__": 0o700,
+        "__recordings__/.redaction-key": 0o600,
+        "__recordings__/test_m": 0o700,
+        "__recordings__/test_m/test_x": 0o700,
+        pay: 0o700,
+        f"{pay}/.lock": 0o600,
+        f"{pay}/index.json": 0o600,
+        recorded: 0o600,
     }
+    assert recorded.startswith(f"{pay}/0000-")
 
 
 NAMES_APP = """
@@ -409,7 +440,12 @@ def _rewrite(path: Path, change: str, marker: Path) -> None:
     ],
 )
 def test_a_tampered_signed_file_is_refused_before_anything_is_unpickled(
-    tmp_path: Path, signed_template: Path, change: str, unsigned_load: dict[str, Any]
+    tmp_path: Path,
+    signed_template: Path,
+    change: str,
+    unsigned_load: dict[str, Any],
+    snapy_settings: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     work = tmp_path / "work"
     shutil.copytree(signed_template, work)
@@ -429,6 +465,12 @@ def test_a_tampered_signed_file_is_refused_before_anything_is_unpickled(
     with pytest.raises(snapy.SignatureMismatchError) as excinfo:
         snapy.CaptureStorage(work / "captures", signing_key=KEY.encode()).load(bundle)
     assert (excinfo.value.path, str(excinfo.value)) == (bundle, message)
+    snapy_settings(SNAPY_SIGNING_KEY=KEY)
+    assert main(["show", "--unpickle", str(bundle)]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"snapy: {bundle.relative_to(tmp_path)}: {message[len(str(bundle)) + 2 :]}\n"
+    )
     assert not marker.exists()
 
     # Without a key the checksum alone passes the same file: the HMAC is what protects.
@@ -474,3 +516,139 @@ def test_a_signed_file_with_its_signature_stripped_is_refused(
         snapy.CaptureStorage(work / "captures", signing_key=KEY.encode()).load(bundle)
     assert str(excinfo.value) == f"{bundle}: {NOT_SIGNED}"
     assert _load(work) == {"card": "Card", "amount": 5}
+
+
+# -- recordings: the same refusals on the replay path ------------------------------------------
+
+
+class Receipt:
+    """Has no readable form: a recording stores it pickled."""
+
+    def __init__(self, amount: int) -> None:
+        self.amount = amount
+
+
+def pay(amount: int) -> Receipt:
+    return Receipt(amount)
+
+
+PAY_TEST = "test_shop::test_pay"
+
+
+def _pay_mock(root: Path, key: str | None, mode: str) -> Any:
+    store = snapy.RecordingStore(root, signing_key=None if key is None else key.encode())
+    return snapy.mock(pay, recordings=store, test_id=PAY_TEST, mode=mode)
+
+
+@pytest.fixture
+def signed_recording(tmp_path: Path) -> Path:
+    """One signed recording of `pay(5)` under `tmp_path/__recordings__`; its path."""
+    root = tmp_path / "__recordings__"
+    recorder = _pay_mock(root, KEY, "new")
+    assert recorder(5).amount == 5
+    recorder.__snapy_replayer__.store.flush()
+    (path,) = root.rglob("*.bundle")
+    assert re.search(rb" hmac=[0-9a-f]{64}\n", path.read_bytes())
+    return path
+
+
+def _why(error: snapy.RecordingNotFoundError) -> str:
+    return str(error).splitlines()[2]
+
+
+def _tamper_recording(path: Path, change: str, marker: Path) -> None:
+    """Change a recording as an attacker would, keeping its checksum right."""
+    head, _, payload = path.read_bytes().partition(b"\n")
+    body = json.loads(payload)
+    if change == "pickle":
+        assert set(body["value"]) == {"$pickle", "type", "repr"}
+        evil = pickle.dumps(_OpensAFile(str(marker)))
+        body["value"]["$pickle"] = base64.b64encode(evil).decode("ascii")
+    elif change == "header":
+        head = head.replace(b" serializer=pickle ", b" serializer=dill ")
+    payload = json.dumps(body, indent=1).encode()
+    checksum = hashlib.blake2b(payload, digest_size=16).hexdigest().encode()
+    head = re.sub(rb"checksum=[0-9a-f]{32}", b"checksum=" + checksum, head)
+    if change == "stripped":
+        head = re.sub(rb" hmac=[0-9a-f]{64}$", b"", head)
+    path.write_bytes(head + b"\n" + payload)
+
+
+HMAC_MISMATCH = (
+    "HMAC signature does not match: the file was modified or signed with another "
+    "SNAPY_SIGNING_KEY; refusing to load it"
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "cause"),
+    [("pickle", HMAC_MISMATCH), ("header", HMAC_MISMATCH), ("stripped", NOT_SIGNED)],
+)
+def test_a_tampered_signed_recording_is_refused_before_anything_is_unpickled(
+    tmp_path: Path,
+    signed_recording: Path,
+    change: str,
+    cause: str,
+    snapy_settings: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    marker = tmp_path / "unpickled-a-tampered-recording"
+    _tamper_recording(signed_recording, change, marker)
+    root = tmp_path / "__recordings__"
+
+    replay = _pay_mock(root, KEY, "replay")
+    with pytest.raises(snapy.RecordingNotFoundError) as excinfo:
+        replay(5)
+    assert excinfo.value.kind == "unreadable"
+    assert _why(excinfo.value) == (
+        f"  why:   the recording of these arguments cannot be read: {signed_recording}: {cause}"
+    )
+    # `new` records the call again next to it, and still unpickles nothing.
+    recorder = _pay_mock(root, KEY, "new")
+    assert recorder(5).amount == 5
+    assert recorder.calls[0].source == "recorded"
+    assert not marker.exists()
+    snapy_settings(SNAPY_SIGNING_KEY=KEY)
+    capsys.readouterr()
+    assert main(["show", "--unpickle", str(signed_recording)]) == 1
+    if change == "stripped":
+        cause = (
+            "the file is not signed but SNAPY_SIGNING_KEY is set: --unpickle refuses it, as "
+            "unpickling runs code the file names; without --unpickle, snapy show prints its "
+            "plain data and leaves pickled objects unopened"
+        )
+    shown = signed_recording.relative_to(tmp_path)
+    assert capsys.readouterr() == ("", f"snapy: {shown}: {cause}\n")
+    assert not marker.exists()
+
+    # Without a key the checksum alone lets the same file through: the HMAC is what protects.
+    if change == "pickle":
+        opened = _pay_mock(root, None, "replay")(5)
+        opened.close()
+        assert type(opened).__name__ == "TextIOWrapper"
+        assert marker.exists()
+
+
+def test_a_recording_signed_with_another_key_is_refused(
+    tmp_path: Path, signed_recording: Path
+) -> None:
+    replay = _pay_mock(tmp_path / "__recordings__", "another-signing-key-0123456789", "replay")
+    with pytest.raises(snapy.RecordingNotFoundError) as excinfo:
+        replay(5)
+    assert _why(excinfo.value) == (
+        f"  why:   the recording of these arguments cannot be read: {signed_recording}: "
+        f"{HMAC_MISMATCH}"
+    )
+
+
+def test_an_unsigned_recording_is_refused_when_a_key_is_set(tmp_path: Path) -> None:
+    root = tmp_path / "__recordings__"
+    assert _pay_mock(root, None, "new")(5).amount == 5
+    (path,) = root.rglob("*.bundle")
+    assert b" hmac=" not in path.read_bytes().partition(b"\n")[0]
+    assert _pay_mock(root, None, "replay")(5).amount == 5
+    with pytest.raises(snapy.RecordingNotFoundError) as excinfo:
+        _pay_mock(root, KEY, "replay")(5)
+    assert _why(excinfo.value) == (
+        f"  why:   the recording of these arguments cannot be read: {path}: {NOT_SIGNED}"
+    )
