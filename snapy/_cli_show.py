@@ -17,7 +17,6 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from ._bundle import check_body
 from ._cli_errors import NothingMatched, UsageError
 from ._cli_format import Context, Shower, duration, iso, shown, size, tag_of, when
 from ._cli_verify import Stored, read_bundle
@@ -35,7 +34,6 @@ def load(folder: Folder, position: int, ctx: Context) -> Stored:
     """A bundle read without unpickling; a signed one is checked when a key is set."""
     key = ctx.settings.signing_key
     stored = read_bundle(folder.entries[position].path, key, require_signature=False)
-    check_body(stored.body, stored.path)
     return stored
 
 
@@ -89,7 +87,6 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         "it, as unpickling runs code the file names; without --unpickle, snapy show prints "
         "its plain data and leaves pickled objects unopened",
     )
-    check_body(stored.body, stored.path)
     shower = Shower(_unpickler(stored) if args.unpickle else None)
     body = stored.body
     heading, value = outcome_of(body, shower)

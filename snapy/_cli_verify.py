@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._bundle import check_body
 from ._cli_errors import AccessError
 from ._envelope import Header, parse_body, unpack
 from ._errors import (
@@ -97,6 +98,7 @@ def read_bundle(
     body = parse_body(payload, path)
     if any(k not in body for k in _REQUIRED):
         raise CorruptFileError(path, "payload is not a snapy bundle (target, key, ... missing)")
+    check_body(body, path)  # what `snapy show` and loaders would refuse, verify reports
     serializer_named(header.serializer, path)
     return Stored(path, header, body, len(data))
 

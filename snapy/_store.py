@@ -29,7 +29,7 @@ from typing import Any
 
 import filelock
 
-from ._bundle import Capture, PendingBundle, Target, iso
+from ._bundle import Capture, PendingBundle, Target, check_body, iso
 from ._envelope import pack, parse_body, unpack
 from ._errors import CorruptFileError, SnapyError, StoreError
 from ._keys import redaction_key
@@ -339,6 +339,7 @@ class CaptureStorage:
             raise StoreError(path, f"cannot read the file ({exc.strerror or exc})") from None
         header, payload = unpack(data, path, self.signing_key)
         body = parse_body(payload, path)
+        check_body(body, path)
         decoder = Decoder(serializer_named(header.serializer, path), allow_pickle=allow_pickle)
         try:
             arguments = decoder.decode(body["arguments"])

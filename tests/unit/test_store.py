@@ -238,7 +238,7 @@ def test_targets_and_target_info(tmp_path: Path) -> None:
         ),
         (
             pack(b'{"target": "t"}', serializer="pickle", signing_key=None),
-            "cannot rebuild the stored values (KeyError: 'arguments')",
+            "payload is not a snapy bundle ('key' missing)",
         ),
     ],
 )
