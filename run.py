@@ -4,7 +4,8 @@
     python3 run.py demo    a legacy application put under test, end to end (the README's main job)
     python3 run.py test    the whole test suite (what CI runs)
     python3 run.py check   ruff and mypy strict on snapy/
-    python3 run.py bench   the benchmarks under benchmarks/
+    python3 run.py bench   the benchmarks against the peers (`python -m benchmarks`; makes its own
+                           environments under .bench/ and writes benchmarks/RESULTS.md)
     python3 run.py tox     tox: the suite on Python 3.11, 3.12 and 3.13, lint and types
 
 Creates `.venv` on first use and installs snapy with its `dev` extra into it; later runs
@@ -51,6 +52,9 @@ def main(argv: list[str]) -> int:
     if task not in ("demo", "test", "check", "bench", "tox"):
         print(__doc__)
         return 2
+    if task == "bench":
+        # Its own environments (.bench/py311, .bench/py312), not .venv: stdlib only here.
+        return subprocess.run([sys.executable, "-m", "benchmarks", *rest], cwd=ROOT).returncode
     ensure_env()
     if task == "demo":
         return run("examples/legacy_app/main_job.py", *rest)
@@ -70,10 +74,7 @@ def main(argv: list[str]) -> int:
         path = os.pathsep.join([*map(str, found), os.environ.get("PATH", "")])
         return subprocess.run([str(PYTHON), "-m", "tox", *rest], cwd=ROOT,
                               env={**os.environ, "PATH": path}).returncode
-    code = 0
-    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        code = run(str(script), *rest) or code
-    return code
+    return 2
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
     python benchmarks/bench_capture.py            # full run (under a minute on 2 cores)
     python benchmarks/bench_capture.py --quick    # smoke test (a few seconds)
     python benchmarks/bench_capture.py --profile  # also: cProfile of the capturing caller
+    python -m benchmarks.bench_capture --json rows.json  # also: the comparison rows as JSON
+                                                         # (what `python -m benchmarks` reads)
 
 The issue's targets, each a ratio of figures taken in this run (never an absolute time):
 
@@ -52,6 +54,11 @@ from typing import Any
 import dill
 
 import snapy
+
+try:
+    from benchmarks.results import Row, write_rows
+except ImportError:  # run as a script: benchmarks/ itself is sys.path[0]
+    from results import Row, write_rows  # type: ignore[no-redef]
 
 perf_ns = time.perf_counter_ns
 
@@ -286,6 +293,7 @@ class Bench:
         self.slow_n = 500 if quick else 3_000  # capture-on rows: calls per run
         self.profile = options.profile
         self.report = Report()
+        self.rows: list[Any] = []  # benchmarks.results.Row, for --json
         self.idx = range(self.runs)
 
     def describe(self) -> str:
@@ -391,6 +399,34 @@ class Bench:
             "(its captures included)",
         ]
         self.bare = bare
+        self.rows += [
+            Row.measured(
+                "capture off",
+                "decorated call, capture off / bare call",
+                "bare call",
+                [off_ns[i] / bare[i] for i in self.idx],
+                group="capture",
+                why_behind="The bare call is the floor: with capture off a call goes through "
+                "a generated wrapper with the function's own signature that checks one flag "
+                "(a few ns), so this row can at best be even; ns-scale loops are also the "
+                "figures the machine's other work disturbs most.",
+            ),
+            Row.measured(
+                "capture off",
+                "decorated call, capture off / functools.wraps passthrough call",
+                "functools.wraps",
+                [off_ns[i] / wraps_ns[i] for i in self.idx],
+                group="capture",
+            ),
+            Row.measured(
+                "capture off",
+                "time the decorator adds / time a functools.wraps passthrough adds",
+                "functools.wraps",
+                [(off_ns[i] - bare[i]) / (wraps_ns[i] - bare[i]) for i in self.idx],
+                group="capture",
+                note="target <= 0.20",
+            ),
+        ]
         self.check("off", 0, 0)
         self.check("quota", 1, 1)
         calls, _ = stored_calls(tmp / "sampled")
@@ -449,6 +485,24 @@ class Bench:
             f"(b) incl. flush {med(b['keep2']) / 1000:.1f} us per call",
         ]
         self.check("keep2", warm + self.runs * n, 2)
+        self.rows += [
+            Row.measured(
+                "capture on",
+                "captured call, caller's time / naive dill.dumps + new file",
+                "naive dill.dumps + file",
+                ratio(a["keep2"]),
+                group="capture",
+                note="retention 2 (the default); the bundle is written by a background thread",
+            ),
+            Row.measured(
+                "capture on",
+                "captured call incl. flush to disk / naive dill.dumps + new file",
+                "naive dill.dumps + file",
+                ratio(b["keep2"]),
+                group="capture",
+                note="retention 2",
+            ),
+        ]
         caller, dumps_us, naive_us = med(a["keep2"]), med(a["dumps"]), med(a["naive"])
         if caller / naive_us <= 0.6 < caller / dumps_us:
             write_us = naive_us - dumps_us
@@ -508,6 +562,20 @@ class Bench:
             table.target(name, [v / w for v, w in zip(values, self.bare)], limit)
         table.info("sample_rate=0.001, per call incl. its captures / bare", self.rate_ratio, 3.0)
 
+        self.rows.append(
+            Row.measured(
+                "capture on",
+                "captured call incl. flush to disk / naive dill.dumps + new file",
+                "naive dill.dumps + file",
+                ratio(b["keepall"]),
+                group="capture",
+                note="retention=inf: every call's file written, as the naive loop does",
+                why_behind="Each kept bundle is written atomically (a temporary file, then "
+                "os.replace), with a checksummed envelope and 0600 permissions, and listed in "
+                "the function's index.json; the naive loop does one bare open().write(). The "
+                "default retention (2) keeps the caller ahead, see the rows above.",
+            )
+        )
         grow_b = b["growing"]
         self.report.details += [
             f"naive dill.dumps + new file (retention=inf rows' runs) "
@@ -554,6 +622,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="also print a cProfile of the capturing caller"
     )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the comparison rows to PATH (read by python -m benchmarks)",
+    )
     options = parser.parse_args(argv)
     started = time.perf_counter()
     with (
@@ -576,6 +651,14 @@ def main(argv: list[str] | None = None) -> int:
             snapy.flush_captures()
             snapy.refresh_settings()
         report.print()
+        if options.json is not None:
+            write_rows(
+                options.json,
+                bench.rows,
+                python=platform.python_version(),
+                quick=options.quick,
+                runs=bench.runs,
+            )
         skipped = [w for w in caught if issubclass(w.category, snapy.CaptureSkippedWarning)]
         if skipped:
             print(f"\nWARNING: {len(skipped)} capture(s) skipped; the capture rows are suspect:")
