@@ -96,6 +96,11 @@ def pytest_configure(config: pytest.Config) -> None:
         state.update_source = f"SNAPSHOT_UPDATE, from {settings.source_of('snapshot_update')}"
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Never walk `__recordings__`: it holds data, not tests, often one file per call."""
+    return True if collection_path.name == "__recordings__" else None
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash[_STATE]
     mode = get_settings().side_effect_capture

@@ -751,3 +751,12 @@ def test_parametrize_captures_makes_one_case_per_capture(
             "E *result?'total'?: 500 -> 600",
         ]
     )
+
+
+def test_collection_never_walks_the_recordings_folder(project: pytest.Pytester) -> None:
+    project.makepyfile(test_one="def test_one():\n    pass\n")
+    trap = project.path / "__recordings__" / "test_one" / "test_trap.py"
+    trap.parent.mkdir(parents=True)
+    trap.write_text("def test_trap():\n    raise AssertionError('collected')\n")
+    result = project.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
