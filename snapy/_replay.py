@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ._bundle import Target, check_body
+from ._bundle import Target
 from ._capture import _instance_arg
 from ._errors import ConfigError, CorruptFileError, RecordingNotFoundError, SnapyError, StoreError
 from ._miss import miss_error
@@ -141,8 +141,6 @@ class _Replayer:
         self.filter = redact
         self.calls: list[Call] = []
         self._rset: RecordingSet | None = None
-        # Recordings whose body passed `check_body`, by id (the value keeps the id taken).
-        self._checked: dict[int, Recording] = {}
 
     def skip(self) -> int:
         return 0
@@ -176,17 +174,11 @@ class _Replayer:
         # counter read three times gets three recordings, replayed in order.
         with rset.lock:
             found, count = rset.take(key, self.repeat_last and self.mode is Mode.REPLAY)
-        if found is not None and found.error is None and id(found) not in self._checked:
-            try:
-                check_body(found.body, found.path)
-                if found.body["outcome"] not in _OUTCOMES:
-                    raise CorruptFileError(
-                        found.path, f"unknown outcome {found.body['outcome']!r} in the recording"
-                    )
-            except CorruptFileError as exc:
-                found.error = exc
-            else:
-                self._checked[id(found)] = found
+        # The store checked each loaded file's fields and values (`check_body`).
+        if found is not None and found.error is None and found.body["outcome"] not in _OUTCOMES:
+            found.error = CorruptFileError(
+                found.path, f"unknown outcome {found.body['outcome']!r} in the recording"
+            )
         if found is not None and found.error is not None:
             if self.mode is Mode.REPLAY:
                 raise self._miss(rset, key, redacted, count, broken=found)
