@@ -14,7 +14,17 @@ import filelock
 
 from ._capture import flush_captures
 from ._cli_errors import IO_ERROR, PROBLEMS, USAGE, CliError
-from ._cli_format import Context, Style, iso, shown, size, table, wants_colour, when
+from ._cli_format import (
+    Context,
+    Style,
+    iso,
+    printable,
+    shown,
+    size,
+    table,
+    wants_colour,
+    when,
+)
 from ._cli_manage import HANDFUL, cmd_clear, cmd_prune, cmd_verify
 from ._cli_show import cmd_diff, cmd_show
 from ._errors import ConfigError, StoreError
@@ -275,5 +285,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f"{shown(exc.filename)}: " if isinstance(exc.filename, str) else ""
         status, message = IO_ERROR, f"{where}{exc.strerror or exc}"
-    print(f"{error_style.red('snapy:')} {message}", file=err)
+    print(f"{error_style.red('snapy:')} {printable(message)}", file=err)
     return status

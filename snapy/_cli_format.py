@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,8 +21,27 @@ from ._plain import render
 from ._settings import Settings
 
 _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33"}
+# Control characters (but newline and tab), and the marks that reorder text, except the colour
+# codes `Style` writes: names and summaries come from files, which may be hostile.
+_UNPRINTABLE = re.compile(
+    r"\033\[(?:0|1|2|31|32|33)m|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 _INDENT = "    "
+
+
+def printable(text: str) -> str:
+    """`text` with every control character but newline and tab shown as an escape (`\\x1b`),
+    so that what a file holds cannot move the cursor, retitle or clear the terminal."""
+
+    def escape(match: re.Match[str]) -> str:
+        found = match.group()
+        if len(found) > 1:  # a colour code of Style's
+            return found
+        code = ord(found)
+        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+    return _UNPRINTABLE.sub(escape, text)
 
 
 def wants_colour(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
@@ -71,11 +91,11 @@ class Context:
     settings: Settings
 
     def print(self, text: str = "") -> None:
-        print(text, file=self.out)
+        print(printable(text), file=self.out)
 
     def note(self, text: str) -> None:
         """A line on stderr, after `snapy: `."""
-        print(f"snapy: {text}", file=self.err)
+        print(f"snapy: {printable(text)}", file=self.err)
 
 
 def shown(path: os.PathLike[str] | str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import filelock
 
 from ._cli_errors import AccessError, NotConfirmed, NothingMatched
-from ._cli_format import Context, is_tty, shown, size, when
+from ._cli_format import Context, is_tty, printable, shown, size, when
 from ._cli_verify import Report, check_bundle, problem_rows, verify
 from ._inspect import CAPTURE, INDEX, SUFFIX, Folder, checked_root, find_target, is_tmp, root_of
 from ._store import CaptureStorage
@@ -81,7 +81,7 @@ def confirm(ctx: Context, question: str, count: int, yes: bool) -> None:
             f"{question}: not asked, because stdin is not a terminal; nothing deleted. "
             "Pass --yes to delete without asking, or --dry-run to see what would go"
         )
-    print(f"{question} [y/N] ", end="", file=ctx.err, flush=True)
+    print(f"{printable(question)} [y/N] ", end="", file=ctx.err, flush=True)
     answer = ctx.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         raise NotConfirmed("nothing deleted")

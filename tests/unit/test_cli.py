@@ -908,3 +908,19 @@ def test_list_in_process_sees_captures_still_queued(
     assert snapy_cli(["list", str(captures)]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[2].split()[:3] == [f"{MODULE}.convert", "10", "10"]
+
+
+def test_what_a_hostile_index_holds_cannot_drive_the_terminal(
+    captures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index_path = captures / MODULE / "convert" / "index.json"
+    index = json.loads(index_path.read_text())
+    index["target"] = "evil\x1b]0;owned\x07\x1b[2J\r\x9b\u202etxt.exe"
+    index_path.write_text(json.dumps(index))
+    status, out, err = run(capsys, "list", captures)
+    assert (status, err) == (0, "")
+    assert any(
+        line.startswith("evil\\x1b]0;owned\\x07\\x1b[2J\\x0d\\x9b\\u202etxt.exe ") for line in out
+    )
+    controls = [c for c in "".join(out) if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F]
+    assert controls == [] and "\u202e" not in "".join(out)
