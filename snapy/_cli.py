@@ -10,8 +10,6 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-import filelock
-
 from ._capture import flush_captures
 from ._cli_errors import IO_ERROR, PROBLEMS, USAGE, CliError
 from ._cli_format import (
@@ -29,6 +27,7 @@ from ._cli_manage import HANDFUL, cmd_clear, cmd_prune, cmd_verify
 from ._cli_show import cmd_diff, cmd_show
 from ._errors import ConfigError, StoreError
 from ._inspect import CAPTURE, checked_root, root_of
+from ._locks import is_lock_timeout
 from ._settings import get_settings
 from ._version import __version__
 
@@ -276,14 +275,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         status, message = PROBLEMS, f"{shown(exc.path)}: {exc.cause}"
     except ConfigError as exc:
         status, message = USAGE, str(exc)
-    except filelock.Timeout as exc:
-        status, message = IO_ERROR, f"{shown(exc.lock_file)}: locked by another process; try again"
     except BrokenPipeError:  # `snapy list | head`: the reader left; say nothing more to it
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
         return 0
     except OSError as exc:
-        where = f"{shown(exc.filename)}: " if isinstance(exc.filename, str) else ""
-        status, message = IO_ERROR, f"{where}{exc.strerror or exc}"
+        if is_lock_timeout(exc):
+            lock_file = getattr(exc, "lock_file", "")
+            status, message = IO_ERROR, f"{shown(lock_file)}: locked by another process; try again"
+        else:
+            where = f"{shown(exc.filename)}: " if isinstance(exc.filename, str) else ""
+            status, message = IO_ERROR, f"{where}{exc.strerror or exc}"
     print(f"{error_style.red('snapy:')} {printable(message)}", file=err)
     return status

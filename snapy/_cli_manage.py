@@ -12,12 +12,11 @@ import json
 import os
 from pathlib import Path
 
-import filelock
-
 from ._cli_errors import AccessError, NotConfirmed, NothingMatched
 from ._cli_format import Context, is_tty, printable, shown, size, when
 from ._cli_verify import Report, check_bundle, problem_rows, verify
 from ._inspect import CAPTURE, INDEX, SUFFIX, Folder, checked_root, find_target, is_tmp, root_of
+from ._locks import file_lock, is_lock_timeout
 from ._store import CaptureStorage
 
 #: Deleting more bundles than this asks first (unless --yes).
@@ -115,12 +114,12 @@ def _delete(folder: Folder, keep: int | None, dry_run: bool) -> list[Path]:
         else:
             paths = _clear_recordings(folder, dry_run)
         return [folder.path / path.name for path in paths]
-    except filelock.Timeout:
-        raise AccessError(
-            folder.path / ".lock",
-            f"another process has held the lock for {LOCK_TIMEOUT:g} s; try again",
-        ) from None
     except OSError as exc:
+        if is_lock_timeout(exc):
+            raise AccessError(
+                folder.path / ".lock",
+                f"another process has held the lock for {LOCK_TIMEOUT:g} s; try again",
+            ) from None
         where = Path(exc.filename) if exc.filename else folder.path
         raise AccessError(where, f"cannot delete ({exc.strerror or exc})") from None
 
@@ -129,7 +128,7 @@ def _clear_recordings(folder: Folder, dry_run: bool) -> list[Path]:
     """Every recording of one target in one test, and its index; the lock file stays."""
     if dry_run:
         return [e.path for e in folder.entries]
-    lock = filelock.FileLock(folder.path / ".lock", timeout=LOCK_TIMEOUT, mode=0o600)
+    lock = file_lock(folder.path / ".lock", LOCK_TIMEOUT)
     with lock:
         here = sorted(os.listdir(folder.path))
         doomed = [folder.path / n for n in here if n.endswith(SUFFIX)]

@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from ._bundle import Target, check_body
 from ._envelope import pack, parse_body, sealed_summary, unpack
 from ._errors import CorruptFileError, StoreError
 from ._keys import redaction_key
+from ._locks import file_lock
 from ._paths import inside, make_dirs
 from ._plain import Decoder, render
 from ._serializers import Serializer, resolve_serializer, serializer_named
@@ -62,7 +61,7 @@ def prune_recordings(paths: list[Path], signing_key: bytes | None = None) -> Non
     for path in paths:
         by_folder.setdefault(path.parent, []).append(path)
     for folder, files in by_folder.items():
-        with filelock.FileLock(folder / ".lock", timeout=10.0, mode=0o600):
+        with file_lock(folder / ".lock", 10.0):
             for path in files:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
@@ -298,7 +297,7 @@ class RecordingStore:
 
     @contextlib.contextmanager
     def _locked(self, folder: Path) -> Iterator[None]:
-        lock = filelock.FileLock(folder / ".lock", timeout=self.lock_timeout, mode=0o600)
+        lock = file_lock(folder / ".lock", self.lock_timeout)
         try:
             make_dirs(self.root, folder)
             lock.acquire()

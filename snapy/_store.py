@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from ._bundle import Capture, PendingBundle, Target, check_body, iso
 from ._envelope import pack, parse_body, unpack
 from ._errors import CorruptFileError, SnapyError, StoreError
 from ._keys import redaction_key
+from ._locks import file_lock
 from ._paths import inside, make_dirs
 from ._plain import Decoder
 from ._serializers import Serializer, resolve_serializer, serializer_named
@@ -116,7 +115,7 @@ class CaptureStorage:
         """Write `bundles` of `target` under the folder lock, apply retention, update the index.
 
         Bundles that retention would delete at once are never written. Raises `OSError` or
-        `filelock.Timeout`; the capture writer turns those into warnings. What went well but
+        a lock timeout; the capture writer turns those into warnings. What went well but
         deserves a warning (the clock went back) is added to `notes` as (cause, detail).
         """
         folder = self.folder(target)
@@ -220,7 +219,7 @@ class CaptureStorage:
 
     @contextlib.contextmanager
     def _locked(self, folder: Path) -> Iterator[None]:
-        with filelock.FileLock(folder / _LOCK, timeout=self.lock_timeout, mode=0o600):
+        with file_lock(folder / _LOCK, self.lock_timeout):
             yield
 
     def redaction_key(self) -> bytes:
@@ -236,7 +235,7 @@ class CaptureStorage:
 
         Runs under the folder lock, like `write`, and rewrites the index from the files left
         on disk. With `dry_run` nothing is touched (and no lock taken): the paths returned are
-        those that would go now. Raises `OSError` or `filelock.Timeout`.
+        those that would go now. Raises `OSError` (a lock timeout is one).
         """
         if keep < 0:
             raise ValueError(f"keep must be 0 or more, not {keep!r}")

@@ -18,9 +18,8 @@ import time
 from collections import deque
 from typing import Any, Protocol
 
-import filelock
-
 from ._bundle import PendingBundle
+from ._locks import is_lock_timeout
 from ._store import CaptureStorage
 
 log = logging.getLogger("snapy")
@@ -41,7 +40,7 @@ class Reporter(Protocol):
 
 def classify(exc: BaseException) -> str:
     """The cause of a failed write, in the words a warning uses."""
-    if isinstance(exc, filelock.Timeout):
+    if is_lock_timeout(exc):
         return "lock timeout"
     if isinstance(exc, OSError):
         if exc.errno == errno.ENOSPC:
