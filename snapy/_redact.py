@@ -29,8 +29,6 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
 )
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _MAX_DEPTH = 32
-#: Containers and objects searched, past _MAX_DEPTH, before a branch counts as holding a secret.
-_SCAN_BUDGET = 100_000
 _SCALARS = frozenset({str, int, float, bool, bytes, type(None), complex})
 
 
@@ -135,10 +133,9 @@ class Redactor:
         """`value` with secret mapping entries (and object attributes) replaced.
 
         Containers are copied only along the paths that hold a secret; the rest is shared.
-        Erring on the side of hiding, a whole value is replaced when it cannot be copied
-        safely: a part nested deeper than 32 levels that holds a secret-looking name (or is too
-        big to search to the end), a cycle back to a container that holds a secret (the copy
-        would reach the original through it), or state that fails to read.
+        Erring on the side of hiding, a whole value is replaced when it cannot be searched to
+        the end: parts nested deeper than 32 levels, a cycle back to a container that holds a
+        secret (the copy would reach the original through it), or state that fails to read.
         """
         try:
             return self._walk(value, 0, {})
@@ -154,7 +151,7 @@ class Redactor:
             seen[ident] = True  # a cycle: settled once the container it returns to is done
             return value
         if depth > _MAX_DEPTH:
-            return Redacted(self.digest(value)) if self._holds_secret(value) else value
+            return Redacted(self.digest(value))
         seen[ident] = False
         try:
             new = self._copy(value, kind, depth, seen)
@@ -163,41 +160,6 @@ class Redactor:
         if cyclic and new is not value:
             return Redacted(self.digest(value))
         return new
-
-    def _holds_secret(self, value: Any) -> bool:
-        """Whether a secret-looking name is anywhere in `value`, searched without recursion
-        (True, to hide it, when the search cannot finish)."""
-        stack, seen, budget = [value], set(), _SCAN_BUDGET
-        try:
-            while stack:
-                node = stack.pop()
-                if type(node) in _SCALARS or id(node) in seen:
-                    continue
-                seen.add(id(node))
-                budget -= 1
-                if budget < 0:
-                    return True
-                if isinstance(node, Mapping):
-                    entries: Any = node.items()
-                elif isinstance(node, list | tuple | set | frozenset):
-                    stack.extend(node)
-                    continue
-                elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-                    entries = [
-                        (f.name, getattr(node, f.name, None)) for f in dataclasses.fields(node)
-                    ]
-                else:
-                    state = getattr(node, "__dict__", None)
-                    if not isinstance(state, dict) or isinstance(node, type):
-                        continue
-                    entries = state.items()
-                for name, item in entries:
-                    if isinstance(name, str) and self.filter.is_sensitive(name):
-                        return True
-                    stack.append(item)
-        except Exception:
-            return True
-        return False
 
     def _copy(self, value: Any, kind: type, depth: int, seen: dict[int, bool]) -> Any:
         if kind is dict or isinstance(value, Mapping):
