@@ -272,3 +272,23 @@ def test_list_captures_returns_a_row_per_function(root: Path) -> None:
     assert (log.bundles, log.calls) == (1, 1)
     assert snapy.list_captures(root) == rows
     assert snapy.list_captures(str(root / "missing")) == []
+
+
+@snapy.capture
+def walk(tree: Any) -> int:
+    return 1
+
+
+def test_a_capture_of_a_deeply_nested_value_loads(root: Path) -> None:
+    # Past 32 levels the redactor hides a branch whole, so a stored file never nests deeper
+    # than the loaders accept (they refuse JSON nested more than 100 levels).
+    tree: Any = ["leaf"]
+    for _ in range(150):
+        tree = [tree, (1, {"k": 2})]
+    walk(tree)
+    snapy.flush_captures()
+    capture = snapy.load_capture(walk)
+    node, levels = capture.arguments["tree"], 0
+    while isinstance(node, list):
+        node, levels = node[0], levels + 1
+    assert levels == 33 and isinstance(node, snapy.Redacted)
