@@ -441,6 +441,13 @@ _SHAPES: dict[str, tuple[tuple[str, type, bool], ...]] = {
 }
 
 
+#: How a stored file names a class (`type_ref`): `module:qualname`, e.g. `app.errors:Refused`
+#: or `tests.test_x:test_y.<locals>.Failure`.
+_NAME = r"[^\W\d]\w*"
+_CLASS_REF = re.compile(rf"^{_NAME}(?:\.{_NAME})*:(?:{_NAME}|<locals>)(?:\.(?:{_NAME}|<locals>))*$")
+_CLASS_TAGS = ("$exception", "$enum", "$dataclass")
+
+
 def shape_problem(tag: str, node: dict[str, Any]) -> str:
     """Why `node` (tagged `tag`) is not a well-formed node of its tag; "" when it is."""
     for name, kind, required in _SHAPES.get(tag, ()):
@@ -451,6 +458,8 @@ def shape_problem(tag: str, node: dict[str, Any]) -> str:
         value = node[name]
         if type(value) is not kind:
             return f"{tag} node holds {type(value).__name__} in {name!r}, not {kind.__name__}"
+    if tag in _CLASS_TAGS and not _CLASS_REF.match(node[tag]):
+        return f"{tag} node names no class ({reprlib.repr(node[tag])}, not module:qualname)"
     if tag == "$dict" and not all(type(p) is list and len(p) == 2 for p in node[tag]):
         return "$dict node holds an entry that is not a [key, value] pair"
     if tag == "$complex" and not (len(node[tag]) == 2 and all(type(p) is str for p in node[tag])):

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from snapy import CapturedException, PickledValue, Redacted
-from snapy._plain import Decoder, Encoder, render, short_repr, type_name
+from snapy._plain import Decoder, Encoder, check, render, short_repr, type_name
 from snapy._serializers import PickleSerializer
 
 
@@ -538,3 +538,36 @@ def test_pure_path_round_trips_as_pure_path() -> None:
     back = roundtrip(PurePath("x/y"))
     assert type(back) is PurePosixPath
     assert back == PurePosixPath("x/y")
+
+
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        (
+            {"$exception": "", "args": []},
+            "$exception node names no class ('', not module:qualname)",
+        ),
+        (
+            {"$enum": "Color", "name": "RED"},
+            "$enum node names no class ('Color', not module:qualname)",
+        ),
+        (
+            {"$dataclass": "app:", "fields": {}},
+            "$dataclass node names no class ('app:', not module:qualname)",
+        ),
+    ],
+)
+def test_a_stored_class_name_that_is_no_class_reference_is_malformed(
+    node: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        check(node)
+    assert str(caught.value) == message
+
+
+def test_class_references_as_type_ref_writes_them_pass_the_check() -> None:
+    class Failure(Exception):
+        pass
+
+    check(Encoder(PickleSerializer()).encode(Failure("x")))
+    check({"$exception": "builtins:ValueError", "args": ["x"]})
