@@ -210,14 +210,24 @@ def _associated(items: Iterable[list[str]]) -> bytes:
 def parse_body(payload: bytes, path: Path) -> dict[str, Any]:
     """The JSON object an unpacked payload holds; anything else is a `CorruptFileError`."""
     try:
-        body = json.loads(payload.decode("utf-8", "surrogatepass"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        text = payload.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as exc:
         raise CorruptFileError(path, f"payload is not valid JSON ({exc})") from None
+    return json_object(text, path, "payload")
+
+
+def json_object(data: str | bytes, path: Path, what: str) -> dict[str, Any]:
+    """The JSON object `data` (read from `path`) holds; anything else is a `CorruptFileError`
+    whose cause starts with `what` (`payload`, `index`)."""
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CorruptFileError(path, f"{what} is not valid JSON ({exc})") from None
     except RecursionError:  # json's parser recurses once per level of nesting
-        raise CorruptFileError(path, "payload is not valid JSON (nested too deeply)") from None
-    if not isinstance(body, dict):
-        raise CorruptFileError(path, "payload is not a JSON object")
-    return body
+        raise CorruptFileError(path, f"{what} is not valid JSON (nested too deeply)") from None
+    if not isinstance(value, dict):
+        raise CorruptFileError(path, f"{what} is not a JSON object")
+    return value
 
 
 def sealed_summary(

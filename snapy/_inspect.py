@@ -20,7 +20,7 @@ from ._bundle import Target
 from ._cli_errors import AccessError, NothingMatched, NotSnapyFolder
 from ._cli_format import shown
 from ._load import nearest
-from ._paths import split_target
+from ._paths import is_digits, split_target
 from ._settings import Settings
 
 CAPTURE = "capture"
@@ -187,11 +187,6 @@ def _listed(index: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
 _MAX_NS = 253_402_300_800 * 10**9 - 1
 
 
-def _is_number(text: str) -> bool:
-    """Digits that `int()` reads: `"²".isdigit()` is true, and a file name can hold it."""
-    return text.isascii() and text.isdigit()
-
-
 def _time_ns(value: object) -> int | None:
     """A time an index or a file name gives, if it is one that can be shown."""
     if type(value) is int and 0 <= value <= _MAX_NS:
@@ -218,7 +213,7 @@ def _capture_folder(
         stem = name[: -len(SUFFIX)].split("-")
         size, _ = _size(path / name)
         time_ns = _time_ns(row.get("time_ns"))
-        if time_ns is None and _is_number(stem[0]):
+        if time_ns is None and is_digits(stem[0]):
             time_ns = _time_ns(int(stem[0]))
         outcome, summary = _text(row.get("outcome")), _text(row.get("summary"))
         entries.append(Entry(path / name, stem[-1], size, time_ns, None, outcome, summary))
@@ -245,7 +240,7 @@ def _recording_folder(
         row = by_file.get(name, {})
         order_text, _, key = name[: -len(SUFFIX)].partition("-")
         size, mtime = _size(path / name)
-        order = int(order_text) if _is_number(order_text) else None
+        order = int(order_text) if is_digits(order_text) else None
         outcome, summary = _text(row.get("outcome")), _text(row.get("summary"))
         entries.append(Entry(path / name, key, size, _time_ns(mtime), order, outcome, summary))
     entries.sort(key=lambda e: (e.order if e.order is not None else -1, e.path.name))

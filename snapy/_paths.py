@@ -14,6 +14,13 @@ from pathlib import Path
 
 from ._errors import StoreError
 
+
+def is_digits(text: str) -> bool:
+    """Digits that `int()` reads, as file names hold them: `"²".isdigit()` is true, and
+    `int("²")` fails."""
+    return text.isascii() and text.isdigit()
+
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 _MAX_SEGMENT = 100
 _DIR_MODE = 0o700

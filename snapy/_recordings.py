@@ -26,7 +26,7 @@ from ._envelope import pack, parse_body, sealed_summary, unpack
 from ._errors import CorruptFileError, StoreError
 from ._keys import redaction_key
 from ._locks import file_lock
-from ._paths import inside, make_dirs
+from ._paths import inside, is_digits, make_dirs
 from ._plain import Decoder, render
 from ._serializers import Serializer, resolve_serializer, serializer_named
 from ._store import atomic_write, index_text, is_tmp
@@ -280,7 +280,7 @@ class RecordingStore:
     def _load(self, path: Path) -> Recording:
         stem = path.name[: -len(SUFFIX)]
         order_text, _, key = stem.partition("-")
-        order = int(order_text) if order_text.isascii() and order_text.isdigit() else -1
+        order = int(order_text) if is_digits(order_text) else -1
         try:
             header, payload = unpack(path.read_bytes(), path, self.signing_key)
             body = parse_body(payload, path)

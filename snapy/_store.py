@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from ._bundle import Capture, PendingBundle, Target, check_body, iso
-from ._envelope import pack, parse_body, unpack
+from ._envelope import json_object, pack, parse_body, unpack
 from ._errors import CorruptFileError, SnapyError, StoreError
 from ._keys import redaction_key
 from ._locks import file_lock
-from ._paths import inside, make_dirs
+from ._paths import inside, is_digits, make_dirs
 from ._plain import Decoder
 from ._serializers import Serializer, resolve_serializer, serializer_named
 from ._version import __version__
@@ -180,7 +180,7 @@ class CaptureStorage:
     def _orphan_entry(path: Path) -> dict[str, Any]:
         """An index entry for a bundle on disk that the index lost (a writer was killed)."""
         parts = path.name[: -len(SUFFIX)].split("-")
-        time_ns = int(parts[0]) if parts[0].isascii() and parts[0].isdigit() else 0
+        time_ns = int(parts[0]) if is_digits(parts[0]) else 0
         return {
             "file": path.name,
             "key": parts[-1],
@@ -373,15 +373,7 @@ class CaptureStorage:
             raise
         except OSError as exc:
             raise StoreError(path, f"cannot read the file ({exc.strerror or exc})") from None
-        try:
-            value = json.loads(data)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise CorruptFileError(path, f"index is not valid JSON ({exc})") from None
-        except RecursionError:  # json's parser recurses once per level of nesting
-            raise CorruptFileError(path, "index is not valid JSON (nested too deeply)") from None
-        if not isinstance(value, dict):
-            raise CorruptFileError(path, "index is not a JSON object")
-        return value
+        return json_object(data, path, "index")
 
 
 def _is_time(value: object) -> bool:
@@ -400,9 +392,8 @@ def _after_newest(
     they are dated 1 ns apart after the newest, in the order they were made, and keep the
     clock's reading as `meta["clock_ns"]`. Nothing is renamed on disk.
     """
-    # Names start with the time as 20 digits: the greatest name holds the newest time. Not
-    # `isdigit()` alone: it passes "²", which `int()` refuses.
-    times = (n[:20] for n in names if n[:20].isascii() and n[:20].isdigit())
+    # Names start with the time as 20 digits: the greatest name holds the newest time.
+    times = (n[:20] for n in names if is_digits(n[:20]))
     newest = int(max(times, default="0"))
     ahead = newest - time.time_ns()
     if ahead <= _CLOCK_SLACK_NS:
