@@ -35,6 +35,7 @@ import datetime as dt
 import decimal
 import fnmatch
 import fractions
+import os
 import re
 import sys
 import threading
@@ -281,6 +282,26 @@ class TraceState:
         if not self.capture_returns:
             return None
         return self.freezer.yielded(value, info.kind == ASYNC_GENERATOR)
+
+
+SPEEDUPS_VARIABLE = "SNAPY_TRACER_SPEEDUPS"
+
+
+def _load_speedups() -> Any:
+    """The C hot path, or None: not built (no C compiler at install) or turned off with
+    `SNAPY_TRACER_SPEEDUPS=0` in the environment."""
+    if os.environ.get(SPEEDUPS_VARIABLE, "").strip() == "0":
+        return None
+    try:
+        from . import _speedups
+    except ImportError:
+        return None
+    return _speedups
+
+
+# The C hot path (`_speedups.c`), or None. Read when a tracer starts: set to None, the Python
+# callbacks run alone and record the same trace.
+SPEEDUPS: Any = _load_speedups()
 
 
 def single_threaded() -> bool:

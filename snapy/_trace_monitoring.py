@@ -29,6 +29,7 @@ from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
+from . import _trace_backends
 from ._errors import TracerError
 from ._trace_backends import (
     CALL,
@@ -293,11 +294,35 @@ def _fast_callbacks(backend: MonitoringBackend, segment: Segment) -> Callbacks:
         elif key in guards:  # thrown into a suspended guard: it goes on
             backend.enter()
 
+    native = _trace_backends.SPEEDUPS
+    if native is not None:  # the same two callbacks in C
+        native_start = native.Start(
+            log=log,
+            refill=lambda: _refill(state, segment),
+            capture_args=state.capture_args,
+            keep=keep,
+            short=short,
+            arguments=arguments,
+            infos=infos,
+            call_key=CALL,
+        )
+        start, take = native_start, native_start.take
+        ret = native.Return(log=log, keep=KEEP if state.capture_returns else None, freeze=freeze)
+
     def first(code: types.CodeType, info: CodeInfo, frame: types.FrameType) -> None:
         if take():
             append((code, arguments(info, frame.f_locals)) if state.capture_args else code)
 
     return _with_discovery(backend, first, start, ret, yield_, resume, unwind, throw)
+
+
+def _refill(state: TraceState, segment: Segment) -> int:
+    """For the C `Start`: how many calls may start before it asks again (0: the segment is full)."""
+    left = segment.limit - len(segment.log)
+    if left <= 0:
+        state.full(segment)
+        return 0
+    return (left - 1) // 2 + 1  # each call adds a return record too
 
 
 def _quiet_callbacks(backend: MonitoringBackend) -> Callbacks:

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 from itertools import repeat
 from typing import Any
 
+from . import _trace_backends
 from ._errors import TracerError
 from ._trace_backends import (
     CALL,
@@ -106,6 +107,7 @@ _active: bool
 _depth: int  # replay guards open in this thread
 _previous: TraceFunction  # the trace function installed before, chained
 _skipped: dict[str, Any] | None  # the globals of the last frame left out
+_native: Any  # the C tracer (`_speedups.Tracer`), which then keeps `_fast` and the budget
 local_function: TraceFunction  # a plain function's local trace function (one of two)
 raised_function: TraceFunction  # the same, once an exception went through the frame
 
@@ -114,6 +116,18 @@ def _refresh() -> None:
     global _active, _fast
     _active = _depth == 0 and _segment.end is None and _state.recording
     _fast = _plain if _active else _NOTHING
+    if _native is not None:
+        _native.fast = _fast
+
+
+def _refill() -> int:
+    """For the C tracer's budget: how many calls may start before it asks again (0: full)."""
+    left = _limit - len(_log)
+    if left <= 0 or _segment.end is not None:
+        _state.full(_segment)
+        _refresh()
+        return 0
+    return (left - 1) // 2 + 1  # each call adds a return record too
 
 
 def _take() -> bool:
@@ -321,7 +335,7 @@ def call_chained(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
     return record(frame, theirs)
 
 
-_COPIED = (_refresh, _take, _enter, _leave, local, guard_local, record, call_chained)
+_COPIED = (_refresh, _refill, _take, _enter, _leave, local, guard_local, record, call_chained)
 _NOTHING: frozenset[int] = frozenset()
 
 
@@ -355,6 +369,7 @@ class _ThreadTracer:
             _depth=0,
             _previous=previous,
             _skipped=None,
+            _native=None,
         )
         plain, raised = (
             (_local_returns, _raised_returns)
@@ -373,6 +388,36 @@ class _ThreadTracer:
         self.namespace = namespace
         self.refresh: Callable[[], None] = namespace["_refresh"]
         self.call: TraceFunction = namespace["call_chained" if previous is not None else "call"]
+        # The C trace function does what `call`, the trampoline and `local_function` do; the
+        # chained variant stays in Python (the previous function needs every event anyway).
+        self.native: Any = None
+        native = _trace_backends.SPEEDUPS
+        if native is not None and previous is None:
+            self.native = self.call = native.Tracer(
+                fast=state.plain,
+                refill=namespace["_refill"],
+                modules=state.modules,
+                module_matches=state.module_matches,
+                record=namespace["record"],
+                local_function=namespace["local_function"],
+                freeze=state.freezer.value,
+                keep_returns=KEEP if state.capture_returns else None,
+                capture_args=state.capture_args,
+                keep=namespace["_keep"],
+                short=namespace["_short"],
+                arguments=state.arguments,
+                infos=state.infos,
+                call_key=CALL,
+                log=segment.log,
+            )
+            namespace.update(_native=self.native, _take=self.native.take)
+
+    def install(self) -> None:
+        """Make this the calling thread's trace function."""
+        if self.native is not None:
+            self.native.install()
+        else:
+            sys.settrace(self.call)
 
     @property
     def previous(self) -> TraceFunction:
@@ -396,7 +441,7 @@ class SettraceBackend:
             self.previous_hook = threading.gettrace()
             self.thread_hook = self._thread_started
             threading.settrace(self.thread_hook)
-        sys.settrace(self.main.call)
+        self.main.install()
 
     def _thread_started(self, frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
         previous = self.previous_hook
@@ -406,7 +451,7 @@ class SettraceBackend:
         segment = self.state.new_segment(_thread.get_ident(), False)
         tracer = _ThreadTracer(self.state, segment, previous)
         self.tracers.append(tracer)
-        sys.settrace(tracer.call)
+        tracer.install()
         return tracer.call(frame, event, arg)
 
     def check_stop(self) -> None:
