@@ -13,12 +13,14 @@ Three workloads, in modules written to a temporary folder (`benchapp` matches th
 - none: the same `fib` in `benchlib`, with the tracer running: nothing is recorded.
 
 Rows: snapy three ways (no capture, returned values only, the default arguments and returned
-values); the floor, what any pure-Python tracer pays before doing anything (3.11: an empty
-`sys.settrace` function; 3.12+: empty `sys.monitoring` PY_START/PY_RETURN callbacks armed on
-`benchapp`'s functions only); cProfile (`cProfile.Profile().enable()`, C); viztracer (C) filtered
-to `benchapp`'s files and unfiltered; hunter (`module_startswith="benchapp"`). viztracer and
-hunter are measured when installed (never snapy dependencies: `python -m venv /tmp/bench &&
-/tmp/bench/bin/pip install hunter viztracer -e .`); absent, their rows say "not installed".
+values), with its C hot path (`snapy/_speedups.c`) when it is built; the first and last of them
+again with the Python hot path alone (what runs where no C compiler was at hand); the floor, what
+any pure-Python tracer pays before doing anything (3.11: an empty `sys.settrace` function; 3.12+:
+empty `sys.monitoring` PY_START/PY_RETURN callbacks armed on `benchapp`'s functions only); cProfile
+(`cProfile.Profile().enable()`, C); viztracer (C) filtered to `benchapp`'s files and unfiltered;
+hunter (`module_startswith="benchapp"`). viztracer and hunter are measured when installed (never
+snapy dependencies: `python -m venv /tmp/bench && /tmp/bench/bin/pip install hunter viztracer
+-e .`); absent, their rows say "not installed".
 
 Each round runs every row once, in turn, each right after an untraced run of the same workload;
 a row's ratio is taken against that run, then the median and the min-max over the rounds are
@@ -32,11 +34,13 @@ step, 1 of them recorded). The issue's targets:
 
 The exit status is always 0: this is a report, and a missed target is printed as MISS.
 
-`--json PATH` writes `{"python", "quick", "rounds", "rows": [{"row", "workload", "tool",
-"figure", "median", "min", "max", "note"}]}`: `workload` is all, mixed or none; `tool` is snapy,
-floor, cprofile, viztracer, viztracer-unfiltered or hunter; `figure` is `ratio` (to the untraced
-run of the same round) or `ns_per_call`; a tool that is not installed has null figures and the
-note "not installed".
+The targets are judged on the snapy rows as installed (the C hot path when it is built).
+
+`--json PATH` writes `{"python", "quick", "rounds", "rows": [{"row", "workload", "tool", "figure",
+"median", "min", "max", "note"}]}`: `workload` is all, mixed or none; `tool` is snapy, snapy-python
+(the Python hot path rows), floor, cprofile, viztracer, viztracer-unfiltered or hunter; `figure` is
+`ratio` (to the untraced run of the same round) or `ns_per_call`; a tool that is not installed has
+null figures and the note "not installed".
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ import cProfile
 import gc
 import importlib
 import json
+import os
 import platform
 import statistics
 import sys
@@ -57,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 import snapy
+from snapy import _trace_backends
 
 APP = """
 from benchlib import ops
@@ -109,6 +115,7 @@ NO_CAPTURE, RETURNS, DEFAULT = (
     "snapy (returns only)",
     "snapy (default: args+returns)",
 )
+PY_NO_CAPTURE, PY_DEFAULT = "snapy, Python hot path (no capture)", "snapy, Python hot path"
 VIZ, VIZ_ALL = "viztracer (filtered)", "viztracer (all)"
 clock = time.thread_time_ns
 
@@ -166,6 +173,38 @@ def snapy_row(name: str, **options: Any) -> Row:
         return snapy.FunctionTracer(["benchapp.*"], max_events=10**7, **options)
 
     return Row(name, "snapy", make)
+
+
+class PythonHotPath:
+    """snapy with its C speedups left out: the Python callbacks alone (as where none is built)."""
+
+    def __init__(self, **options: Any) -> None:
+        self.tracer = snapy.FunctionTracer(["benchapp.*"], max_events=10**7, **options)
+
+    def start(self) -> None:
+        speedups = _trace_backends.SPEEDUPS
+        _trace_backends.SPEEDUPS = None  # read when a tracer starts
+        try:
+            self.tracer.start()
+        finally:
+            _trace_backends.SPEEDUPS = speedups
+
+    def stop(self) -> None:
+        self.tracer.stop()
+
+
+def python_rows() -> list[Row]:
+    """The same as the first and last snapy rows without the C speedups (none if not built)."""
+    if _trace_backends.SPEEDUPS is None:
+        return []
+    return [
+        Row(
+            PY_NO_CAPTURE,
+            "snapy-python",
+            lambda: PythonHotPath(capture_args=False, capture_returns=False),
+        ),
+        Row(PY_DEFAULT, "snapy-python", PythonHotPath),
+    ]
 
 
 class EmptyTrace:
@@ -296,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     backend = "sys.monitoring" if sys.version_info >= (3, 12) else "sys.settrace"
     print(f"Python {platform.python_version()} on {platform.machine()}, {rounds} rounds")
     print(f"snapy backend: {backend}; clock: CPU time of the measuring thread")
+    print(f"snapy hot path: {hot_path()}")
     if sys.version_info >= (3, 12):
         print(f"sys._getframe: {getframe_ns():.0f} ns a call ({AUDIT_NOTE})")
     with tempfile.TemporaryDirectory() as folder:
@@ -304,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             snapy_row(NO_CAPTURE, capture_args=False, capture_returns=False),
             snapy_row(RETURNS, capture_args=False),
             snapy_row(DEFAULT),
+            *python_rows(),
         ]
         peers, missing = peer_rows(workloads)
         rows = ours + peers
@@ -321,9 +362,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def hot_path() -> str:
+    if _trace_backends.SPEEDUPS is not None:
+        return "C (snapy._speedups); the 'Python hot path' rows leave it out"
+    if os.environ.get(_trace_backends.SPEEDUPS_VARIABLE, "").strip() == "0":
+        return f"Python ({_trace_backends.SPEEDUPS_VARIABLE}=0)"
+    return "Python (the C speedups are not built: no C compiler when snapy was installed)"
+
+
 AUDIT_NOTE = (
-    "argument capture takes one per recorded call on 3.12+; Python audit hooks run on each, "
-    "and filelock, a snapy dependency, installs one on 3.12+"
+    "the Python hot path takes one per recorded call to capture arguments on 3.12+, the C one "
+    "none; Python audit hooks run on each, and filelock, a snapy dependency, installs one on "
+    "3.12+ when first used"
 )
 
 
