@@ -8,6 +8,9 @@ append per event, ~170 ns per call here (two callbacks that do nothing: ~105 ns;
 ~95-170 ns). Arguments cost one `sys._getframe` and a copy of the frame's locals per call (~550
 ns, plus any Python audit hook, which runs on each `sys._getframe`). A local event armed inside
 a callback does not fire for the call being started, so discovery records that first call.
+Where the C speedups are built (`_speedups.c`), `Start` and `Return` take the place of the two
+hot callbacks and append the same records: ~45 ns a call, and arguments read from the running
+frame without `sys._getframe` (~100 ns more instead of ~550).
 
 PY_UNWIND and PY_THROW cannot be local or disabled: they stay global and check the code.
 A second thread makes events need a thread check; until one starts, `threading.setprofile`

@@ -20,6 +20,14 @@ hot path when its code is in `_fast`, the plain functions' ids, emptied while th
 record (stopped, full, below a replay guard): one test for all of those. `max_events` is counted
 down by a `repeat` iterator rather than a `len()` per call, and `call` comes in two variants,
 with and without argument capture, instead of testing a flag per call.
+
+Where the C speedups are built (`_speedups.c`) and no trace function was installed before, the
+thread's trace function is a `_speedups.Tracer` instead of `call`: a C trace function that does
+what the `sys.settrace` trampoline does with the functions below (it calls them and keeps what
+they answer in the frame's `f_trace`), except for a call of a plain function in `_fast` and its
+return, which it records itself, as `call` and `local_function` would (~190 ns a recorded call
+against ~520). It then keeps `_fast` (`_refresh` hands it over) and the `max_events` budget
+(`_take` is its `take`, which asks `_refill`).
 """
 
 # The trace functions' globals are declared, not bound, here (see "the trace functions"); mypy
