@@ -64,3 +64,19 @@ def captures(snapy_settings: SettingsFactory, tmp_path: Path) -> Path:
     root = tmp_path / "store"
     snapy_settings(SNAPY_CAPTURE_ENABLED="1", SNAPY_CAPTURE_DIR=str(root))
     return root
+
+
+@pytest.fixture(params=["c", "python"], ids=["hot-c", "hot-python"])
+def hot_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The tracer's hot path a test runs on: "c" (`snapy._speedups`) or "python" (none).
+
+    "python" sets `snapy._trace_backends.SPEEDUPS` to None (read when a tracer starts), so the
+    Python callbacks run alone; "c" is skipped where the C module was not built.
+    """
+    from snapy import _trace_backends
+
+    if request.param == "python":
+        monkeypatch.setattr(_trace_backends, "SPEEDUPS", None)
+    elif _trace_backends.SPEEDUPS is None:
+        pytest.skip("the tracer's C speedups are not built here (no C compiler at install)")
+    return str(request.param)

@@ -23,6 +23,8 @@ from snapy import TracerError
 from snapy._trace import FunctionTracer
 from snapy._trace_values import GeneratorResult, TracedException
 
+pytestmark = pytest.mark.usefixtures("hot_path")
+
 CORE = """
 import asyncio
 import dataclasses
@@ -61,6 +63,10 @@ def checkout(cart, user):
     except Declined:
         return None
     return amount
+
+
+def down(n):
+    return down(n - 1) + 1 if n else 0
 
 
 def fib(n):
@@ -506,7 +512,7 @@ def test_a_second_tracer_sees_code_the_first_one_disabled(app):
     ],
 )
 def test_wrong_options_fail_naming_the_option(options, message):
-    options.setdefault("filter_modules", ["tapp.*"])
+    options = {"filter_modules": ["tapp.*"], **options}  # a copy: the parameter runs per hot path
     with pytest.raises(snapy.ConfigError, match="^" + message.replace("[", r"\[")):
         FunctionTracer(options.pop("filter_modules"), **options)
 
@@ -588,3 +594,18 @@ def _stop_error(tracer):
     except TracerError as exc:
         return str(exc)
     return "no error"
+
+
+def test_a_trace_deeper_than_the_recursion_limit_formats(app):
+    # Traced with a higher limit, formatted under the default one: the text is made by a loop.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10_000)
+    try:
+        with FunctionTracer(["tapp.*"]) as tracer:
+            assert app.down(3000) == 3000
+    finally:
+        sys.setrecursionlimit(limit)
+    lines = tracer.format().splitlines()
+    assert len(lines) == 3001
+    assert lines[0] == "tapp.core.down(n=3000) -> 3000"
+    assert lines[-1] == "  " * 3000 + "tapp.core.down(n=0) -> 0"

@@ -23,6 +23,8 @@ import snapy
 from snapy._trace_backends import guard_codes
 from snapy._traced_snapshot import serialize_trace
 
+pytestmark = pytest.mark.usefixtures("hot_path")
+
 CORE = """
 from tapp import gateway
 from tother import lib

@@ -17,6 +17,8 @@ from syrupy.matchers import path_type
 import snapy
 from snapy._traced_snapshot import serialize_trace
 
+pytestmark = pytest.mark.usefixtures("hot_path")
+
 SOURCE = """
 import datetime
 
