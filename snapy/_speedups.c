@@ -86,6 +86,19 @@ capture_init(Capture *c, PyObject *log, PyObject *keep, Py_ssize_t short_len,
     return 0;
 }
 
+/* Whether values of this type are kept by reference: 1, 0, or -1 on an error. A class whose
+ * metaclass defines __eq__ without __hash__ cannot be looked up: it is not kept (frozen). */
+static int
+kept_type(PyObject *keep, PyTypeObject *type)
+{
+    int kept = PySet_Contains(keep, (PyObject *)type);
+    if (kept < 0 && PyErr_ExceptionMatches(PyExc_TypeError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return kept;
+}
+
 /* The CodeInfo of a recorded code object (borrowed). */
 static PyObject *
 code_info(Capture *c, PyObject *code)
@@ -113,7 +126,7 @@ record_arguments(Capture *c, PyObject *code, PyObject *values, PyObject *info)
 
     while (PyDict_Next(values, &pos, &key, &value)) {
         PyTypeObject *type = Py_TYPE(value);
-        int kept = PySet_Contains(c->keep, (PyObject *)type);
+        int kept = kept_type(c->keep, type);
         if (kept < 0) {
             Py_DECREF(values);
             return -1;
@@ -168,7 +181,7 @@ returned_value(PyObject *value, PyObject *keep, PyObject *freeze)
         Py_INCREF(value);
         return value;
     }
-    int kept = PySet_Contains(keep, (PyObject *)type);
+    int kept = kept_type(keep, type);
     if (kept < 0) {
         return NULL;
     }

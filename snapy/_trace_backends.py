@@ -274,7 +274,11 @@ class TraceState:
     def returned(self, value: Any) -> Any:
         if not self.capture_returns:
             return None
-        return value if type(value) in KEEP else self.freezer.value(value)
+        try:
+            kept = type(value) in KEEP
+        except TypeError:  # a class whose metaclass is unhashable: frozen
+            kept = False
+        return value if kept else self.freezer.value(value)
 
     def yielded(self, info: CodeInfo, value: Any) -> Any:
         if info.kind == COROUTINE:  # an `await` suspending, not a result

@@ -249,8 +249,11 @@ def _fast_callbacks(backend: MonitoringBackend, segment: Segment) -> Callbacks:
             for _ in budget:
                 values: dict[Any, Any] = getframe(1).f_locals.copy()
                 for value in values.values():
-                    if type(value) in keep:
-                        continue
+                    try:
+                        if type(value) in keep:
+                            continue
+                    except TypeError:  # a class whose metaclass is unhashable: not kept
+                        pass
                     if type(value) is not str or len(value) > short:
                         append((code, arguments(infos[id(code)], values)))  # type: ignore[arg-type]
                         break
@@ -273,7 +276,11 @@ def _fast_callbacks(backend: MonitoringBackend, segment: Segment) -> Callbacks:
     if state.capture_returns:
 
         def ret(code: types.CodeType, offset: int, value: Any) -> None:
-            append(value if type(value) in KEEP else freeze(value))
+            try:
+                kept = type(value) in KEEP
+            except TypeError:  # a class whose metaclass is unhashable: frozen
+                kept = False
+            append(value if kept else freeze(value))
 
     else:
 

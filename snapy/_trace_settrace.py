@@ -168,7 +168,11 @@ def _leave() -> None:
 def _local_returns(frame: types.FrameType, event: str, arg: Any) -> TraceFunction:
     """A plain function's frame: without an 'exception' event, 'return' is a return."""
     if event == "return":
-        _append(arg if type(arg) in KEEP else _freeze(arg))
+        try:
+            kept = type(arg) in KEEP
+        except TypeError:  # a class whose metaclass is unhashable: frozen
+            kept = False
+        _append(arg if kept else _freeze(arg))
         return None  # the frame ends: its f_trace stays as it is
     if event == "exception":
         _pending[id(frame)] = (arg[1], frame.f_lasti)
@@ -193,7 +197,7 @@ def _raised_returns(frame: types.FrameType, event: str, arg: Any) -> TraceFuncti
         if raised is not None and frame.f_code.co_code[frame.f_lasti] != _RETURN:
             _append((RAISE, _exception(raised[0])))
         else:  # handled in the frame, which then returned
-            _append(arg if type(arg) in KEEP else _freeze(arg))
+            _append(_state.returned(arg))
     elif event == "exception":
         _pending[id(frame)] = (arg[1], frame.f_lasti)
     return raised_function
@@ -291,8 +295,11 @@ def _call_arguments(frame: types.FrameType, event: str, arg: Any) -> TraceFuncti
         for _ in _budget:
             values: dict[Any, Any] = frame.f_locals.copy()
             for value in values.values():
-                if type(value) in _keep:
-                    continue
+                try:
+                    if type(value) in _keep:
+                        continue
+                except TypeError:  # a class whose metaclass is unhashable: not kept
+                    pass
                 if type(value) is not str or len(value) > _short:
                     _append((code, _arguments(_infos[id(code)], values)))  # type: ignore[arg-type]
                     break

@@ -150,7 +150,7 @@ class Freezer:
             if hidden:
                 out.append(self.redacted(value))
             else:
-                out.append(value if type(value) in _SCALARS else self.value(value))
+                out.append(self.value(value))
         return tuple(out)
 
     def redacted(self, value: Any) -> Redacted:
@@ -161,8 +161,11 @@ class Freezer:
 
     def value(self, value: Any) -> Any:
         kind = type(value)
-        if kind in _SCALARS:
-            return value
+        try:
+            if kind in _SCALARS:
+                return value
+        except TypeError:  # a class whose metaclass is unhashable: frozen below
+            pass
         if kind is str or kind is bytes:
             return value if len(value) <= self.max_repr else value[: self.max_repr + 1]
         try:
@@ -189,8 +192,11 @@ class Freezer:
 
     def _item(self, value: Any, budget: list[int], depth: int, seen: set[int]) -> Any:
         kind = type(value)
-        if kind in _SCALARS:
-            return value
+        try:
+            if kind in _SCALARS:
+                return value
+        except TypeError:  # a class whose metaclass is unhashable: frozen below
+            pass
         if kind is str or kind is bytes:
             return value if len(value) <= self.max_repr else value[: self.max_repr + 1]
         return self._freeze(value, budget, depth, seen)
@@ -322,6 +328,9 @@ def _render(value: Any) -> str:
         return text if value.exhausted else text + " (not exhausted)"
     if isinstance(value, ReprText):
         return value.text
-    if kind in _SCALARS or kind is str or kind is bytes:
-        return repr(value)
+    try:
+        if kind in _SCALARS or kind is str or kind is bytes:
+            return repr(value)
+    except TypeError:  # a class whose metaclass is unhashable
+        pass
     return short_repr(value)
