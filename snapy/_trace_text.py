@@ -103,23 +103,32 @@ def _section(index: int, text: str) -> str:
     return f"thread {index}:\n{body}"
 
 
-def _lines(node: CallNode, depth: int, path: Path, options: _Options, out: list[str]) -> None:
-    call = node.call
-    path = (*path, (call.qualname, CallNode))
-    prefix = "async " if call.function_kind in (COROUTINE, ASYNC_GENERATOR) else ""
-    if options.capture_args and call.arguments is not None:
-        args_path = (*path, ("args", dict))
-        args = options.value(call.arguments, args_path)
-        shown = ", ".join(f"{k}={render(v, options.limit)}" for k, v in args.items())
-    else:
-        shown = "..."
-    indent = "  " * depth
-    out.append(f"{indent}{prefix}{call.name}({shown}){_outcome(node, path, options)}")
-    for child in node.children:
-        _lines(child, depth + 1, path, options, out)
-    if node.hidden:
-        calls = "call" if node.hidden == 1 else "calls"
-        out.append(f"{indent}  ... {node.hidden} {calls} below max_depth={options.max_depth}")
+def _lines(root: CallNode, depth: int, path: Path, options: _Options, out: list[str]) -> None:
+    """One line per call below `root`, depth first; a loop, not a recursion: a trace may be as
+    deep as the recursion limit let the traced code go."""
+    # (node, its depth, its caller's path), or (None, depth, text) for a max_depth line
+    todo: list[tuple[CallNode | None, int, Any]] = [(root, depth, path)]
+    while todo:
+        node, depth, above = todo.pop()
+        if node is None:
+            out.append(above)
+            continue
+        call = node.call
+        path = (*above, (call.qualname, CallNode))
+        prefix = "async " if call.function_kind in (COROUTINE, ASYNC_GENERATOR) else ""
+        if options.capture_args and call.arguments is not None:
+            args_path = (*path, ("args", dict))
+            args = options.value(call.arguments, args_path)
+            shown = ", ".join(f"{k}={render(v, options.limit)}" for k, v in args.items())
+        else:
+            shown = "..."
+        indent = "  " * depth
+        out.append(f"{indent}{prefix}{call.name}({shown}){_outcome(node, path, options)}")
+        if node.hidden:
+            calls = "call" if node.hidden == 1 else "calls"
+            line = f"{indent}  ... {node.hidden} {calls} below max_depth={options.max_depth}"
+            todo.append((None, depth, line))
+        todo.extend((child, depth + 1, path) for child in reversed(node.children))
 
 
 def _outcome(node: CallNode, path: Path, options: _Options) -> str:
