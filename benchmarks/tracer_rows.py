@@ -104,9 +104,9 @@ def tracer_rows(records: Sequence[dict[str, Any]], python: str, rounds: int) -> 
                 group="tracer",
                 note=note,
                 why_behind="The untraced run is the floor: any tracer adds time. On Python "
-                "3.11 every Python-level trace function costs ~200 ns per call, even one that "
-                "filters the call out; on 3.12+ sys.monitoring lets calls outside the filter "
-                "run untraced.",
+                "3.11 any trace function makes the interpreter run every instruction of every "
+                "call on its slow, tracing path, even for a call it filters out; on 3.12+ "
+                "sys.monitoring lets calls outside the filter run untraced.",
             )
         )
         for tool, label in PEERS:
@@ -143,10 +143,12 @@ def tracer_rows(records: Sequence[dict[str, Any]], python: str, rounds: int) -> 
 
 
 WHY = {
-    ("viztracer", "*"): "viztracer's tracer is written in C; snapy's recording callback is "
-    "Python code, which costs more per recorded call.",
-    ("cprofile", "*"): "cProfile is written in C and keeps counters, not a call tree with "
-    "arguments; snapy's recording callback is Python code.",
+    ("viztracer", "*"): "On Python 3.11 snapy's C hot path is a trace function, which the "
+    "interpreter also calls to keep line numbers on every instruction and on exceptions (snapy "
+    "records what a call raised); viztracer is a profile function, which it calls on calls and "
+    "returns only. Where the C speedups are not built snapy's callbacks are Python code.",
+    ("cprofile", "*"): "cProfile is written in C and keeps counters, not a call tree; on 3.11 "
+    "it is a profile function where snapy's C hot path is a trace function (see viztracer).",
     ("hunter", "*"): "hunter is slower here in most runs; when it is not, the spread of the "
     "few hunter rounds is the reason.",
 }
