@@ -196,6 +196,74 @@ returned_value(PyObject *value, PyObject *keep, PyObject *freeze)
 
 /* -- 3.12+: sys.monitoring callbacks ------------------------------------------------------- */
 
+/* Which threads' events are recorded once several threads run (`_tagged_callbacks`): records
+ * are then `(thread ident, record)` pairs. */
+typedef struct {
+    int tagged;
+    unsigned long owner; /* the thread that started the tracer */
+    int every_thread;    /* threads=True */
+    PyObject *hidden;    /* dict: thread ident -> replay guards open in it */
+} Threads;
+
+static int
+threads_init(Threads *t, PyObject *owner, int every_thread, PyObject *hidden)
+{
+    if (owner == Py_None) {
+        t->tagged = 0;
+        return 0;
+    }
+    t->owner = PyLong_AsUnsignedLong(owner);
+    if (t->owner == (unsigned long)-1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (hidden == NULL || !PyDict_Check(hidden)) {
+        PyErr_SetString(PyExc_TypeError, "with an owner, hidden must be a dict");
+        return -1;
+    }
+    t->tagged = 1;
+    t->every_thread = every_thread;
+    t->hidden = Py_NewRef(hidden);
+    return 0;
+}
+
+/* `mine()`: the calling thread's ident (a new int) when its events are recorded, else a new
+ * reference to None; NULL on an error. */
+static PyObject *
+threads_mine(Threads *t)
+{
+    unsigned long ident = PyThread_get_thread_ident();
+    if (!t->every_thread && ident != t->owner) {
+        Py_RETURN_NONE;
+    }
+    PyObject *key = PyLong_FromUnsignedLong(ident);
+    if (key == NULL) {
+        return NULL;
+    }
+    if (PyDict_GET_SIZE(t->hidden) > 0) { /* below a replay guard */
+        int below = PyDict_Contains(t->hidden, key);
+        if (below != 0) {
+            Py_DECREF(key);
+            if (below < 0) {
+                return NULL;
+            }
+            Py_RETURN_NONE;
+        }
+    }
+    return key;
+}
+
+static int
+append_tagged(PyObject *log, PyObject *ident, PyObject *entry)
+{
+    PyObject *record = PyTuple_Pack(2, ident, entry);
+    if (record == NULL) {
+        return -1;
+    }
+    int result = PyList_Append(log, record);
+    Py_DECREF(record);
+    return result;
+}
+
 /* PY_START of the recording tool: `_fast_callbacks.start`. `budget` calls may start before
  * `refill()` is asked again; it answers how many may (this one included), 0 when the segment is
  * full (and has marked it so). */
@@ -206,6 +274,9 @@ typedef struct {
     int capture_args;
     Py_ssize_t budget;
     PyObject *refill;
+    Threads threads;
+    Py_ssize_t limit; /* tagged: records the segment may hold */
+    PyObject *full;   /* tagged: marks the segment full */
 } StartObject;
 
 static int
@@ -321,6 +392,53 @@ current_arguments(PyObject *code, PyObject *info)
     return values;
 }
 
+/* `_tagged_callbacks.start`: every call of an armed code, arguments always frozen. */
+static PyObject *
+start_tagged(StartObject *self, PyObject *code)
+{
+    PyObject *info = code_info(&self->capture, code);
+    if (info == NULL) {
+        return NULL;
+    }
+    if (info == Py_None) {
+        Py_RETURN_NONE;
+    }
+    PyObject *ident = threads_mine(&self->threads);
+    if (ident == NULL || ident == Py_None) {
+        return ident;
+    }
+    if (PyList_GET_SIZE(self->capture.log) >= self->limit) {
+        Py_DECREF(ident);
+        PyObject *done = PyObject_CallNoArgs(self->full);
+        if (done == NULL) {
+            return NULL;
+        }
+        Py_DECREF(done);
+        Py_RETURN_NONE;
+    }
+    PyObject *entry;
+    if (self->capture_args) {
+        PyObject *values = current_arguments(code, info);
+        PyObject *frozen = values == NULL
+                               ? NULL
+                               : PyObject_CallFunctionObjArgs(self->capture.arguments, info,
+                                                              values, NULL);
+        Py_XDECREF(values);
+        entry = frozen == NULL ? NULL : PyTuple_Pack(2, code, frozen);
+        Py_XDECREF(frozen);
+    }
+    else {
+        entry = Py_NewRef(code);
+    }
+    int result = entry == NULL ? -1 : append_tagged(self->capture.log, ident, entry);
+    Py_XDECREF(entry);
+    Py_DECREF(ident);
+    if (result < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 start_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -330,6 +448,9 @@ start_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *k
         return NULL;
     }
     PyObject *code = args[0];
+    if (self->threads.tagged) {
+        return start_tagged(self, code);
+    }
     int take = start_take(self);
     if (take <= 0) {
         if (take < 0) {
@@ -365,13 +486,16 @@ static PyObject *
 start_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"log", "refill", "capture_args", "keep", "short", "arguments",
-                            "infos", "call_key", NULL};
+                            "infos", "call_key", "owner", "every_thread", "hidden", "limit",
+                            "full", NULL};
     PyObject *log, *refill, *keep, *arguments, *infos, *call_key;
-    int capture_args;
-    Py_ssize_t short_len;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOpOnOOO:Start", names, &log, &refill,
-                                     &capture_args, &keep, &short_len, &arguments, &infos,
-                                     &call_key)) {
+    PyObject *owner = Py_None, *hidden = NULL, *full = Py_None;
+    int capture_args, every_thread = 0;
+    Py_ssize_t short_len, limit = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOpOnOOO|$OpOnO:Start", names, &log,
+                                     &refill, &capture_args, &keep, &short_len, &arguments,
+                                     &infos, &call_key, &owner, &every_thread, &hidden, &limit,
+                                     &full)) {
         return NULL;
     }
     StartObject *self = (StartObject *)type->tp_alloc(type, 0);
@@ -387,6 +511,12 @@ start_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->budget = 0;
     Py_INCREF(refill);
     self->refill = refill;
+    self->limit = limit;
+    self->full = Py_NewRef(full);
+    if (threads_init(&self->threads, owner, every_thread, hidden) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
     return (PyObject *)self;
 }
 
@@ -395,6 +525,8 @@ start_traverse(PyObject *op, visitproc visit, void *arg)
 {
     StartObject *self = (StartObject *)op;
     Py_VISIT(self->refill);
+    Py_VISIT(self->full);
+    Py_VISIT(self->threads.hidden);
     return capture_traverse(&self->capture, visit, arg);
 }
 
@@ -403,6 +535,8 @@ start_clear(PyObject *op)
 {
     StartObject *self = (StartObject *)op;
     Py_CLEAR(self->refill);
+    Py_CLEAR(self->full);
+    Py_CLEAR(self->threads.hidden);
     capture_clear(&self->capture);
     return 0;
 }
@@ -443,6 +577,7 @@ typedef struct {
     PyObject *log;
     PyObject *keep;   /* frozenset of types, or NULL: returns are not captured */
     PyObject *freeze;
+    Threads threads;
 } ReturnObject;
 
 static PyObject *
@@ -452,6 +587,22 @@ return_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *
     if (PyVectorcall_NARGS(nargsf) < 3) {
         PyErr_SetString(PyExc_TypeError, "snapy tracer: PY_RETURN callback without a value");
         return NULL;
+    }
+    if (self->threads.tagged) {
+        PyObject *ident = threads_mine(&self->threads);
+        if (ident == NULL || ident == Py_None) {
+            return ident;
+        }
+        PyObject *value = self->keep == NULL
+                              ? Py_NewRef(Py_None)
+                              : returned_value(args[2], self->keep, self->freeze);
+        int result = value == NULL ? -1 : append_tagged(self->log, ident, value);
+        Py_XDECREF(value);
+        Py_DECREF(ident);
+        if (result < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
     }
     if (self->keep == NULL) {
         if (PyList_Append(self->log, Py_None) < 0) {
@@ -474,10 +625,11 @@ return_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *
 static PyObject *
 return_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *names[] = {"log", "keep", "freeze", NULL};
-    PyObject *log, *keep, *freeze;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OO:Return", names, &PyList_Type, &log,
-                                     &keep, &freeze)) {
+    static char *names[] = {"log", "keep", "freeze", "owner", "every_thread", "hidden", NULL};
+    PyObject *log, *keep, *freeze, *owner = Py_None, *hidden = NULL;
+    int every_thread = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OO|$OpO:Return", names, &PyList_Type,
+                                     &log, &keep, &freeze, &owner, &every_thread, &hidden)) {
         return NULL;
     }
     if (keep != Py_None && !PyAnySet_Check(keep)) {
@@ -494,6 +646,10 @@ return_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->keep = keep == Py_None ? NULL : Py_NewRef(keep);
     Py_INCREF(freeze);
     self->freeze = freeze;
+    if (threads_init(&self->threads, owner, every_thread, hidden) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
     return (PyObject *)self;
 }
 
@@ -504,6 +660,7 @@ return_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(self->log);
     Py_VISIT(self->keep);
     Py_VISIT(self->freeze);
+    Py_VISIT(self->threads.hidden);
     return 0;
 }
 
@@ -514,6 +671,7 @@ return_clear(PyObject *op)
     Py_CLEAR(self->log);
     Py_CLEAR(self->keep);
     Py_CLEAR(self->freeze);
+    Py_CLEAR(self->threads.hidden);
     return 0;
 }
 

@@ -4,7 +4,8 @@ from collections.abc import Callable
 from typing import Any
 
 class Start:
-    """sys.monitoring PY_START callback of the recording tool (3.12+)."""
+    """sys.monitoring PY_START callback of the recording tool (3.12+); with an `owner`, the
+    tagged variant (records `(thread ident, record)` pairs)."""
 
     def __init__(
         self,
@@ -17,6 +18,11 @@ class Start:
         arguments: Callable[..., tuple[Any, ...]],
         infos: dict[int, Any],
         call_key: str,
+        owner: int | None = None,
+        every_thread: bool = False,
+        hidden: dict[int, int] | None = None,
+        limit: int = 0,
+        full: Callable[[], None] | None = None,
     ) -> None: ...
     def __call__(self, code: Any, offset: int) -> None: ...
     def take(self) -> bool: ...
@@ -25,7 +31,14 @@ class Return:
     """sys.monitoring PY_RETURN callback of the recording tool (3.12+)."""
 
     def __init__(
-        self, *, log: list[Any], keep: frozenset[type] | None, freeze: Callable[[Any], Any]
+        self,
+        *,
+        log: list[Any],
+        keep: frozenset[type] | None,
+        freeze: Callable[[Any], Any],
+        owner: int | None = None,
+        every_thread: bool = False,
+        hidden: dict[int, int] | None = None,
     ) -> None: ...
     def __call__(self, code: Any, offset: int, value: Any) -> None: ...
 

@@ -273,20 +273,10 @@ def _name(obj: Any) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-def skip_unless_c_runs() -> None:
-    """Skip where the C path cannot be in use: on 3.12+ it serves one thread only, so a tracer
-    started while another thread runs (e.g. snapy's capture writer) uses Python callbacks."""
-    if sys.version_info >= (3, 12) and not _trace_backends.single_threaded():
-        names = sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())
-        pytest.skip(f"other threads run ({', '.join(names)}): 3.12+ records with Python callbacks")
-
-
 def run_on(
     path: str, monkeypatch: pytest.MonkeyPatch, fn: Callable[..., Any], *args: Any, **options: Any
 ) -> tuple[FunctionTracer, Any, list[str]]:
     """Trace `fn(*args)` on the C ("c") or the Python ("python") hot path."""
-    if path == "c":
-        skip_unless_c_runs()
     monkeypatch.setattr(_trace_backends, "SPEEDUPS", NATIVE if path == "c" else None)
     tracer = FunctionTracer(options.pop("filter_modules", ["sapp.*"]), **options)
     with tracer:
@@ -668,7 +658,6 @@ def test_a_thread_started_while_tracing_is_recorded_on_the_c_path(work, monkeypa
 @only_312
 @needs_c
 def test_the_c_callbacks_are_registered_while_tracing_and_nothing_after_on_3_12(work, monkeypatch):
-    skip_unless_c_runs()
     mon = sys.monitoring
     tracer = FunctionTracer(["sapp.*"])
     with tracer:
@@ -679,6 +668,46 @@ def test_the_c_callbacks_are_registered_while_tracing_and_nothing_after_on_3_12(
     assert mon.get_tool(record) is None
     assert_uninstalled()
     assert tracer.format() == "sapp.work.add(a=1, b=2, scale=1) -> 3"
+
+
+@only_312
+@needs_c
+@pytest.mark.parametrize("threads", [False, True], ids=["owner-only", "threads"])
+def test_the_c_callbacks_tag_records_while_another_thread_runs(work, monkeypatch, threads):
+    # A thread running when the tracer starts makes 3.12+ tag each record with its thread:
+    # the C callbacks do that too, and record what the Python ones do.
+    def traced(path: str) -> tuple[FunctionTracer, list[str]]:
+        monkeypatch.setattr(_trace_backends, "SPEEDUPS", NATIVE if path == "c" else None)
+        go = threading.Event()
+        worker = threading.Thread(target=lambda: go.wait(10) and work.add(4, scale=3))
+        worker.start()
+        try:
+            tracer = FunctionTracer(["sapp.*"], threads=threads)
+            with tracer:
+                assert tracer._backend.tagged
+                installed = hot_types(tracer)
+                work.add(1)
+                go.set()
+                worker.join(10)
+        finally:
+            go.set()
+            worker.join(10)
+        return tracer, installed
+
+    c, c_hot = traced("c")
+    py, py_hot = traced("python")
+    assert c_hot == ["snapy._speedups.Start", "snapy._speedups.Return"]
+    assert "snapy._speedups" not in " ".join(py_hot)
+    assert c.events == py.events
+    assert c.format() == py.format()
+    expected = [("call", "add", 0), ("return", "add", 0)]
+    if threads:
+        expected += [("call", "add", 1), ("return", "add", 1)]
+    assert [(e.kind, e.qualname, e.thread) for e in c.events] == expected
+    assert [e.value for e in c.events if e.kind == "return"] == [3, 18][: len(expected) // 2]
+    assert c.events[-2].arguments == (
+        {"a": 4, "b": 2, "scale": 3} if threads else {"a": 1, "b": 2, "scale": 1}
+    )
 
 
 SHOW = "import snapy._trace_backends as b; print(getattr(b.SPEEDUPS, '__name__', b.SPEEDUPS))"
@@ -723,7 +752,6 @@ def _live(kinds: tuple[type, ...]) -> int:
 @needs_c
 def test_the_c_path_leaks_no_references_or_objects(work, monkeypatch):
     kinds = (NATIVE.Tracer,) if sys.version_info < (3, 12) else (NATIVE.Start, NATIVE.Return)
-    skip_unless_c_runs()
     monkeypatch.setattr(_trace_backends, "SPEEDUPS", NATIVE)
     amount = Decimal("12.5")  # kept by reference in the records
     items = [amount, "x" * 300]
