@@ -99,6 +99,43 @@ kept_type(PyObject *keep, PyTypeObject *type)
     return kept;
 }
 
+/* The `max_events` budget: `left` calls may start before `refill()` is asked again; it answers
+ * how many may (this one included), 0 when the segment is full (and has marked it so). */
+typedef struct {
+    Py_ssize_t left;
+    PyObject *refill;
+} Budget;
+
+/* Count one recorded call: 1, 0 when the segment is full, -1 on an error. */
+static int
+budget_take(Budget *b)
+{
+    if (b->left > 0) {
+        b->left--;
+        return 1;
+    }
+    PyObject *answer = PyObject_CallNoArgs(b->refill);
+    if (answer == NULL) {
+        return -1;
+    }
+    Py_ssize_t allowed = PyLong_AsSsize_t(answer);
+    Py_DECREF(answer);
+    if (allowed == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (allowed <= 0) {
+        return 0;
+    }
+    b->left = allowed - 1;
+    return 1;
+}
+
+static PyObject *
+budget_take_result(int take)
+{
+    return take < 0 ? NULL : PyBool_FromLong(take);
+}
+
 /* The CodeInfo of a recorded code object (borrowed). */
 static PyObject *
 code_info(Capture *c, PyObject *code)
@@ -264,43 +301,17 @@ append_tagged(PyObject *log, PyObject *ident, PyObject *entry)
     return result;
 }
 
-/* PY_START of the recording tool: `_fast_callbacks.start`. `budget` calls may start before
- * `refill()` is asked again; it answers how many may (this one included), 0 when the segment is
- * full (and has marked it so). */
+/* PY_START of the recording tool: `_fast_callbacks.start`. */
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     Capture capture;
     int capture_args;
-    Py_ssize_t budget;
-    PyObject *refill;
+    Budget budget;
     Threads threads;
     Py_ssize_t limit; /* tagged: records the segment may hold */
     PyObject *full;   /* tagged: marks the segment full */
 } StartObject;
-
-static int
-start_take(StartObject *self)
-{
-    if (self->budget > 0) {
-        self->budget--;
-        return 1;
-    }
-    PyObject *answer = PyObject_CallNoArgs(self->refill);
-    if (answer == NULL) {
-        return -1;
-    }
-    Py_ssize_t allowed = PyLong_AsSsize_t(answer);
-    Py_DECREF(answer);
-    if (allowed == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    if (allowed <= 0) {
-        return 0;
-    }
-    self->budget = allowed - 1;
-    return 1;
-}
 
 static PyObject *str_argnames;
 
@@ -451,7 +462,7 @@ start_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *k
     if (self->threads.tagged) {
         return start_tagged(self, code);
     }
-    int take = start_take(self);
+    int take = budget_take(&self->budget);
     if (take <= 0) {
         if (take < 0) {
             return NULL;
@@ -475,11 +486,7 @@ start_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *k
 static PyObject *
 start_take_method(PyObject *op, PyObject *unused)
 {
-    int take = start_take((StartObject *)op);
-    if (take < 0) {
-        return NULL;
-    }
-    return PyBool_FromLong(take);
+    return budget_take_result(budget_take(&((StartObject *)op)->budget));
 }
 
 static PyObject *
@@ -508,9 +515,8 @@ start_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     self->capture_args = capture_args;
-    self->budget = 0;
-    Py_INCREF(refill);
-    self->refill = refill;
+    self->budget.left = 0;
+    self->budget.refill = Py_NewRef(refill);
     self->limit = limit;
     self->full = Py_NewRef(full);
     if (threads_init(&self->threads, owner, every_thread, hidden) < 0) {
@@ -524,7 +530,7 @@ static int
 start_traverse(PyObject *op, visitproc visit, void *arg)
 {
     StartObject *self = (StartObject *)op;
-    Py_VISIT(self->refill);
+    Py_VISIT(self->budget.refill);
     Py_VISIT(self->full);
     Py_VISIT(self->threads.hidden);
     return capture_traverse(&self->capture, visit, arg);
@@ -534,7 +540,7 @@ static int
 start_clear(PyObject *op)
 {
     StartObject *self = (StartObject *)op;
-    Py_CLEAR(self->refill);
+    Py_CLEAR(self->budget.refill);
     Py_CLEAR(self->full);
     Py_CLEAR(self->threads.hidden);
     capture_clear(&self->capture);
@@ -711,8 +717,7 @@ typedef struct {
     PyObject_HEAD
     Capture capture;
     PyObject *fast;           /* ids of the plain functions recorded now (`_fast`) */
-    PyObject *refill;         /* `_refill()`: calls that may start before it is asked again */
-    Py_ssize_t budget;
+    Budget budget;            /* its refill is `_refill()` */
     PyObject *modules;        /* dict: module name -> verdict (None: left out) */
     PyObject *module_matches; /* callable(globals) -> verdict */
     PyObject *record;         /* the Python `record(frame, None)`, off the hot path */
@@ -728,38 +733,10 @@ typedef struct {
 
 static int tracer_verdict(TracerObject *self, PyObject *globals);
 
-/* `_take()`: count one recorded call; 0 (and the segment is full) at max_events records. */
-static int
-tracer_take(TracerObject *self)
-{
-    if (self->budget > 0) {
-        self->budget--;
-        return 1;
-    }
-    PyObject *answer = PyObject_CallNoArgs(self->refill);
-    if (answer == NULL) {
-        return -1;
-    }
-    Py_ssize_t allowed = PyLong_AsSsize_t(answer);
-    Py_DECREF(answer);
-    if (allowed == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    if (allowed <= 0) {
-        return 0;
-    }
-    self->budget = allowed - 1;
-    return 1;
-}
-
 static PyObject *
 tracer_take_method(PyObject *op, PyObject *unused)
 {
-    int take = tracer_take((TracerObject *)op);
-    if (take < 0) {
-        return NULL;
-    }
-    return PyBool_FromLong(take);
+    return budget_take_result(budget_take(&((TracerObject *)op)->budget));
 }
 
 static PyObject *
@@ -841,7 +818,7 @@ tracer_call(TracerObject *self, PyFrameObject *frame)
         }
     }
     if (hot) {
-        int take = tracer_take(self);
+        int take = budget_take(&self->budget);
         if (take < 0) {
             return -1;
         }
@@ -1028,8 +1005,8 @@ tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     self->fast = Py_NewRef(fast);
-    self->refill = Py_NewRef(refill);
-    self->budget = 0;
+    self->budget.refill = Py_NewRef(refill);
+    self->budget.left = 0;
     self->modules = Py_NewRef(modules);
     self->module_matches = Py_NewRef(module_matches);
     self->record = Py_NewRef(record);
@@ -1049,7 +1026,7 @@ tracer_traverse(PyObject *op, visitproc visit, void *arg)
 {
     TracerObject *self = (TracerObject *)op;
     Py_VISIT(self->fast);
-    Py_VISIT(self->refill);
+    Py_VISIT(self->budget.refill);
     Py_VISIT(self->modules);
     Py_VISIT(self->module_matches);
     Py_VISIT(self->record);
@@ -1066,7 +1043,7 @@ tracer_clear(PyObject *op)
 {
     TracerObject *self = (TracerObject *)op;
     Py_CLEAR(self->fast);
-    Py_CLEAR(self->refill);
+    Py_CLEAR(self->budget.refill);
     Py_CLEAR(self->modules);
     Py_CLEAR(self->module_matches);
     Py_CLEAR(self->record);
